@@ -1,0 +1,41 @@
+# Two entry points for a fresh machine (see README):
+#   make run    create .venv, install, run the default workflow (synthetic demo)
+#   make test   create .venv, install, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+# The CPU build that lies on this kind of machine. On a GPU workstation pass your CUDA build,
+# e.g. `make run TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"`.
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint format report clean-results
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e '.[dev,slurm]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/snakemake --cores $(CORES)
+
+test: install
+	$(BIN)/python -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/snakemake --lint --cores 1
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+format: install
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+report: install
+	$(BIN)/snakemake --cores $(CORES) --report results/snakemake-report.html
+
+clean-results:
+	rm -rf results .snakemake

@@ -1,0 +1,72 @@
+# Data stage: synthetic datasets (demo), manifests of every dataset, dataset summary.
+
+
+rule synthesize:
+    output:
+        data=directory(f"{RESULTS}/synthetic/{{dataset}}/data"),
+        truth=f"{RESULTS}/synthetic/{{dataset}}/truth.tsv",
+    params:
+        settings=lambda wildcards: config["synthetic"][wildcards.dataset],
+        seed=config["synthetic"]["seed"],
+    log:
+        f"{RESULTS}/logs/synthesize/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthesize/{{dataset}}.tsv"
+    conda:
+        ENV
+    script:
+        f"{SCRIPTS}/synthesize.py"
+
+
+rule manifest:
+    input:
+        unpack(dataset_input),
+    output:
+        manifest=f"{RESULTS}/manifests/{{dataset}}.tsv",
+        rejected=f"{RESULTS}/manifests/{{dataset}}.rejected.tsv",
+        source=f"{RESULTS}/manifests/{{dataset}}.source.json",
+    params:
+        root=dataset_root,
+        strict=lambda wildcards: config["datasets"][wildcards.dataset]["strict"],
+        synthetic=lambda wildcards: is_synthetic(config, wildcards.dataset),
+        synthetic_settings=lambda wildcards: (
+            config["synthetic"][wildcards.dataset]
+            if is_synthetic(config, wildcards.dataset)
+            else None
+        ),
+        seed=config["synthetic"]["seed"],
+    threads: 2
+    log:
+        f"{RESULTS}/logs/manifest/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/manifest/{{dataset}}.tsv"
+    conda:
+        ENV
+    script:
+        f"{SCRIPTS}/manifest.py"
+
+
+rule summary:
+    input:
+        manifests=expand(f"{RESULTS}/manifests/{{dataset}}.tsv", dataset=DATASETS),
+        rejected=expand(f"{RESULTS}/manifests/{{dataset}}.rejected.tsv", dataset=DATASETS),
+        sources=expand(f"{RESULTS}/manifests/{{dataset}}.source.json", dataset=DATASETS),
+    output:
+        html=f"{RESULTS}/summary/index.html",
+        counts=f"{RESULTS}/summary/counts.tsv",
+        sizes=f"{RESULTS}/summary/sizes.tsv",
+        rejected=f"{RESULTS}/manifests/rejected.tsv",
+        sheets=expand(f"{RESULTS}/summary/contact_{{dataset}}.png", dataset=DATASETS),
+    params:
+        datasets=DATASETS,
+        per_class=config["summary"]["contact_sheet_per_class"],
+        thumbnail_px=config["summary"]["thumbnail_px"],
+        seed=config["synthetic"]["seed"],
+    log:
+        f"{RESULTS}/logs/summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/summary.tsv"
+    conda:
+        ENV
+    script:
+        f"{SCRIPTS}/summary.py"
