@@ -4,19 +4,15 @@
 # `snakemake --cores N --configfile config/config.yaml` after setting the dataset roots there.
 # A dataset whose root is null runs on synthetic data, labelled as such in every output.
 
-import os
 import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The library sits next to this file: make it importable here and in every script job, even
-# when it is not pip-installed (e.g. inside a per-rule conda environment).
+# The library sits next to this file: importable at parse time even when not pip-installed.
+# Script jobs import the installed package (`make install` / `pip install -e .`).
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
-)
 
 
 configfile: "config/demo.yaml"
@@ -27,6 +23,6 @@ include: "workflow/rules/data.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

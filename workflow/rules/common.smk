@@ -7,7 +7,6 @@ from snakemake.utils import validate
 
 from leukoflow.config import check_config, enabled_datasets, is_synthetic
 
-
 validate(config, "../schemas/config.schema.yaml")
 check_config(config)
 

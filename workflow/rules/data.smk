@@ -5,15 +5,15 @@ rule synthesize:
     output:
         data=directory(f"{RESULTS}/synthetic/{{dataset}}/data"),
         truth=f"{RESULTS}/synthetic/{{dataset}}/truth.tsv",
-    params:
-        settings=lambda wildcards: config["synthetic"][wildcards.dataset],
-        seed=config["synthetic"]["seed"],
     log:
         f"{RESULTS}/logs/synthesize/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/synthesize/{{dataset}}.tsv"
     conda:
         ENV
+    params:
+        settings=lambda wildcards: config["synthetic"][wildcards.dataset],
+        seed=config["synthetic"]["seed"],
     script:
         f"{SCRIPTS}/synthesize.py"
 
@@ -25,6 +25,13 @@ rule manifest:
         manifest=f"{RESULTS}/manifests/{{dataset}}.tsv",
         rejected=f"{RESULTS}/manifests/{{dataset}}.rejected.tsv",
         source=f"{RESULTS}/manifests/{{dataset}}.source.json",
+    log:
+        f"{RESULTS}/logs/manifest/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/manifest/{{dataset}}.tsv"
+    conda:
+        ENV
+    threads: 2
     params:
         root=dataset_root,
         strict=lambda wildcards: config["datasets"][wildcards.dataset]["strict"],
@@ -35,13 +42,6 @@ rule manifest:
             else None
         ),
         seed=config["synthetic"]["seed"],
-    threads: 2
-    log:
-        f"{RESULTS}/logs/manifest/{{dataset}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/manifest/{{dataset}}.tsv"
-    conda:
-        ENV
     script:
         f"{SCRIPTS}/manifest.py"
 
@@ -49,7 +49,9 @@ rule manifest:
 rule summary:
     input:
         manifests=expand(f"{RESULTS}/manifests/{{dataset}}.tsv", dataset=DATASETS),
-        rejected=expand(f"{RESULTS}/manifests/{{dataset}}.rejected.tsv", dataset=DATASETS),
+        rejected=expand(
+            f"{RESULTS}/manifests/{{dataset}}.rejected.tsv", dataset=DATASETS
+        ),
         sources=expand(f"{RESULTS}/manifests/{{dataset}}.source.json", dataset=DATASETS),
     output:
         html=f"{RESULTS}/summary/index.html",
@@ -57,16 +59,16 @@ rule summary:
         sizes=f"{RESULTS}/summary/sizes.tsv",
         rejected=f"{RESULTS}/manifests/rejected.tsv",
         sheets=expand(f"{RESULTS}/summary/contact_{{dataset}}.png", dataset=DATASETS),
-    params:
-        datasets=DATASETS,
-        per_class=config["summary"]["contact_sheet_per_class"],
-        thumbnail_px=config["summary"]["thumbnail_px"],
-        seed=config["synthetic"]["seed"],
     log:
         f"{RESULTS}/logs/summary.log",
     benchmark:
         f"{RESULTS}/benchmarks/summary.tsv"
     conda:
         ENV
+    params:
+        datasets=DATASETS,
+        per_class=config["summary"]["contact_sheet_per_class"],
+        thumbnail_px=config["summary"]["thumbnail_px"],
+        seed=config["synthetic"]["seed"],
     script:
         f"{SCRIPTS}/summary.py"
