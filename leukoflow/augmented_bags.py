@@ -1,0 +1,99 @@
+"""Build the augmented ALL-IDB2 bags: decode once, pad, rotate and mirror in batches, deal into bags.
+
+One file per bag holds uint8 tensors (loadable with `torch.load(weights_only=True)`); `index.tsv`
+says, for every augmented image, its source image, angle, mirror flag, label, bag and position in
+the bag file. The bags are what `train` reads: no image file is opened again after this step.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from leukoflow.augment import augment_batch, pad_to_square
+from leukoflow.bags import assign_bags
+from leukoflow.io import atomic_path, read_rgb, write_table_atomic
+from leukoflow.manifest import read_manifest
+
+log = logging.getLogger(__name__)
+
+
+def load_padded(manifest: pd.DataFrame, frame: int) -> torch.Tensor:
+    """Decode every crop once into one uint8 (N, 3, frame, frame) tensor, smaller crops padded."""
+    images = np.stack([pad_to_square(read_rgb(p), frame, name=p) for p in manifest["path"]])
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+
+
+def resize_batch(images: torch.Tensor, size: int, chunk: int = 256) -> torch.Tensor:
+    """Antialiased bilinear resize of a uint8 batch, in chunks on the tensor's device."""
+    if images.shape[-1] == size:
+        return images
+    out = torch.empty((images.shape[0], 3, size, size), dtype=torch.uint8, device=images.device)
+    for start in range(0, images.shape[0], chunk):
+        part = images[start : start + chunk].float()
+        part = F.interpolate(part, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[start : start + chunk] = part.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+def build_augmented_bags(
+    manifest_path: str,
+    bag_outs: Sequence[str],
+    index_out: str,
+    *,
+    protocol: str,
+    angles_deg: Sequence[float],
+    mirror: bool,
+    frame: int,
+    input_size: int,
+    seed: int,
+    device: str | torch.device = "cpu",
+) -> pd.DataFrame:
+    """Write one tensor file per bag and the index table; returns the index."""
+    manifest = read_manifest(manifest_path)
+    device = torch.device(device)
+    sources = load_padded(manifest, frame).to(device)
+    log.info("decoded %d crops into a %s tensor on %s", len(manifest), tuple(sources.shape), device)
+    augmented, variants = augment_batch(sources, angles_deg, mirror)
+    augmented = resize_batch(augmented, input_size).cpu()
+    index = variants.assign(
+        id=manifest["id"].to_numpy()[variants["source_index"]],
+        source_id=manifest["source_id"].to_numpy()[variants["source_index"]],
+        label=manifest["label"].to_numpy()[variants["source_index"]],
+    )
+    index["bag"] = assign_bags(index["source_id"], index["label"], len(bag_outs), protocol, seed)
+    index["position"] = index.groupby("bag").cumcount()
+    index.insert(0, "row", np.arange(len(index)))
+    index["protocol"] = protocol
+    for bag, out in enumerate(bag_outs, start=1):
+        rows = index.loc[index["bag"] == bag, "row"].to_numpy()
+        payload = {
+            "images": augmented[torch.from_numpy(rows)].contiguous(),
+            "labels": torch.from_numpy(index["label"].to_numpy()[rows].astype(np.int64)),
+            "rows": torch.from_numpy(rows.astype(np.int64)),
+        }
+        with atomic_path(out) as tmp:
+            torch.save(payload, tmp)
+    write_table_atomic(index, index_out)
+    log.info(
+        "%s protocol: %d augmented images (%d per source) in %d bags of %s",
+        protocol, len(index), len(variants) // max(len(manifest), 1), len(bag_outs),
+        index.groupby("bag").size().tolist(),
+    )
+    return index
+
+
+def load_bags(bag_paths: Sequence[str], bags: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Concatenate the given bags (1-based numbers into `bag_paths`): images, labels, index rows."""
+    parts = [torch.load(bag_paths[b - 1], weights_only=True) for b in bags]
+    return (
+        torch.cat([p["images"] for p in parts]),
+        torch.cat([p["labels"] for p in parts]),
+        torch.cat([p["rows"] for p in parts]),
+    )

@@ -1,0 +1,31 @@
+# ALL-IDB2 augmentation and bags (Ghosh et al. 2017, III-A): 36 rotated/mirrored copies per
+# crop, dealt into five bags by the chosen protocol.
+
+
+rule augment:
+    input:
+        manifest=f"{RESULTS}/manifests/allidb2.tsv",
+    output:
+        bags=expand(
+            f"{RESULTS}/allidb2/{{{{protocol}}}}/bags/bag{{bag}}.pt",
+            bag=range(1, CNN["n_bags"] + 1),
+        ),
+        index=f"{RESULTS}/allidb2/{{protocol}}/bags/index.tsv",
+    params:
+        angles=augment_angles(),
+        mirror=CNN["mirror"],
+        frame=CNN["frame"],
+        input_size=CNN["input_size"],
+        seed=CNN["seed"],
+        accelerator=config["compute"]["accelerator"],
+    resources:
+        gpu=GPU_PER_JOB,
+    threads: THREADS
+    log:
+        f"{RESULTS}/logs/augment/{{protocol}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/augment/{{protocol}}.tsv"
+    conda:
+        ENV
+    script:
+        f"{SCRIPTS}/augment.py"

@@ -1,0 +1,30 @@
+# Tables of the papers, rebuilt from the per-fold predictions.
+
+
+rule table1:
+    input:
+        predictions=expand(
+            f"{RESULTS}/allidb2/{{{{protocol}}}}/fold{{fold}}/test_predictions.tsv",
+            fold=CNN["folds"],
+        ),
+        histories=expand(
+            f"{RESULTS}/allidb2/{{{{protocol}}}}/fold{{fold}}/history.tsv",
+            fold=CNN["folds"],
+        ),
+        index=rules.augment.output.index,
+        source=f"{RESULTS}/manifests/allidb2.source.json",
+    output:
+        table=f"{RESULTS}/tables/table1_{{protocol}}.tsv",
+        html=f"{RESULTS}/tables/table1_{{protocol}}.html",
+        curves=f"{RESULTS}/allidb2/{{protocol}}/learning_curves.png",
+    params:
+        folds=CNN["folds"],
+        paper=PAPER["table1"],
+    log:
+        f"{RESULTS}/logs/table1/{{protocol}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/table1/{{protocol}}.tsv"
+    conda:
+        ENV
+    script:
+        f"{SCRIPTS}/table1.py"
