@@ -130,7 +130,7 @@ def plot_learning_curves(history_paths: Sequence[str], folds: Sequence[int], out
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
     colours = plt.cm.tab10(np.linspace(0, 1, 10))
     for path, fold in zip(history_paths, folds):
-        history = pd.read_csv(path, sep="\t")
+        history = pd.read_csv(path)
         colour = colours[(int(fold) - 1) % 10]
         for ax, metric in ((ax_loss, "loss"), (ax_acc, "acc")):
             ax.plot(history["epoch"], history[f"train_{metric}"], color=colour, lw=1, label=f"fold {fold} train")

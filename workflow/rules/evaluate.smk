@@ -8,7 +8,7 @@ rule table1:
             fold=CNN["folds"],
         ),
         histories=expand(
-            f"{RESULTS}/allidb2/{{{{protocol}}}}/fold{{fold}}/history.tsv",
+            f"{RESULTS}/allidb2/{{{{protocol}}}}/fold{{fold}}/history.csv",
             fold=CNN["folds"],
         ),
         index=rules.augment.output.index,

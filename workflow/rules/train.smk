@@ -9,7 +9,7 @@ rule train:
         index=rules.augment.output.index,
     output:
         model=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/model.pt",
-        history=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/history.tsv",
+        history=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/history.csv",
         predictions=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/test_predictions.tsv",
     params:
         state_dir=f"{RESULTS}/state/allidb2/{{protocol}}/fold{{fold}}",
