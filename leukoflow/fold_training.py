@@ -28,6 +28,7 @@ def train_config(cnn: dict, compute: dict, threads: int) -> TrainConfig:
     return TrainConfig(
         epochs=cnn["epochs"],
         lr=cnn["lr"],
+        optimizer=cnn["optimizer"],
         momentum=cnn["momentum"],
         weight_decay=weight_decay,
         lr_decay=lr_decay,
