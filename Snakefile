@@ -18,11 +18,18 @@ sys.path.insert(0, workflow.basedir)
 configfile: "config/demo.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/augment.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/heatmap.smk"
+include: "workflow/rules/segment.smk"
+include: "workflow/rules/classify.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -21,6 +21,7 @@ class CNN50(nn.Module):
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+        self.arch_kwargs = {"n_classes": int(n_classes)}  # lets training.load_exported rebuild it
         self.features = nn.Sequential(
             nn.Conv2d(3, N_MAPS, KERNEL, stride=1, padding=KERNEL // 2),
             nn.ReLU(inplace=True),

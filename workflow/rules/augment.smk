@@ -11,6 +11,15 @@ rule augment:
             bag=range(1, CNN["n_bags"] + 1),
         ),
         index=f"{RESULTS}/allidb2/{{protocol}}/bags/index.tsv",
+    log:
+        f"{RESULTS}/logs/augment/{{protocol}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/augment/{{protocol}}.tsv"
+    conda:
+        ENV
+    threads: THREADS
+    resources:
+        gpu=GPU_PER_JOB,
     params:
         angles=augment_angles(),
         mirror=CNN["mirror"],
@@ -18,14 +27,5 @@ rule augment:
         input_size=CNN["input_size"],
         seed=CNN["seed"],
         accelerator=config["compute"]["accelerator"],
-    resources:
-        gpu=GPU_PER_JOB,
-    threads: THREADS
-    log:
-        f"{RESULTS}/logs/augment/{{protocol}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/augment/{{protocol}}.tsv"
-    conda:
-        ENV
     script:
         f"{SCRIPTS}/augment.py"

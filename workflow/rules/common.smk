@@ -7,18 +7,33 @@ import yaml
 
 from snakemake.utils import validate
 
-from leukoflow.config import check_config, enabled_datasets, is_synthetic
+from leukoflow.config import (
+    allidb1_slide_ids,
+    check_config,
+    enabled_datasets,
+    is_synthetic,
+    slide_model_folds,
+)
 
 validate(config, "../schemas/config.schema.yaml")
 check_config(config)
 
 RESULTS = config["results"]
 CNN = config["allidb2_cnn"]
-PAPER = yaml.safe_load(Path(workflow.basedir, "resources", "paper_values.yaml").read_text())
+PAPER = yaml.safe_load(
+    Path(workflow.basedir, "resources", "paper_values.yaml").read_text()
+)
 # GPU rules declare one GPU per job unless GPUs are switched off; the profile caps how many run.
 GPU_PER_JOB = 0 if config["compute"]["accelerator"] == "cpu" else 1
 THREADS = config["compute"]["cpu_threads"]
 DATASETS = enabled_datasets(config)
+SLIDES = config["allidb1_slides"]
+# The slide stage needs the ALL-IDB2 network; without ALL-IDB2 only the 50x50 CNN runs.
+SLIDE_STAGE = "allidb1" in DATASETS and "allidb2" in DATASETS
+ALLIDB1_SLIDES = allidb1_slide_ids(config) if "allidb1" in DATASETS else []
+SLIDE_MODEL_FOLDS, HEATMAP_FOLD = (
+    slide_model_folds(config) if SLIDE_STAGE else ([], None)
+)
 ENV = "../../envs/leukoflow.yaml"
 SCRIPTS = "../../scripts"
 
@@ -27,6 +42,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS) if DATASETS else "none",
     protocol="leak_free|paper",
     fold=r"\d+",
+    slide=r"Im\d+_[01]",
 
 
 def dataset_input(wildcards):
@@ -51,9 +67,41 @@ def augment_angles():
     return [step * k for k in range(int(round(360 / step)))]
 
 
+def slide_models():
+    protocol = SLIDES["model_protocol"]
+    return [
+        f"{RESULTS}/allidb2/{protocol}/fold{fold}/model.pt"
+        for fold in SLIDE_MODEL_FOLDS
+    ]
+
+
+def heatmap_model():
+    return f"{RESULTS}/allidb2/{SLIDES['model_protocol']}/fold{HEATMAP_FOLD}/model.pt"
+
+
+def allidb1_truth():
+    """The generator's truth (every white cell) when ALL-IDB1 is synthetic; nothing otherwise."""
+    if is_synthetic(config, "allidb1"):
+        return [f"{RESULTS}/synthetic/allidb1/truth.tsv"]
+    return []
+
+
 def all_targets():
     targets = expand(f"{RESULTS}/manifests/{{dataset}}.tsv", dataset=DATASETS)
     targets.append(f"{RESULTS}/summary/index.html")
     if "allidb2" in DATASETS:
-        targets += expand(f"{RESULTS}/tables/table1_{{protocol}}.tsv", protocol=CNN["protocols"])
+        targets += expand(
+            f"{RESULTS}/tables/table1_{{protocol}}.tsv", protocol=CNN["protocols"]
+        )
+    if SLIDE_STAGE:
+        targets.append(f"{RESULTS}/tables/table2.tsv")
+        targets += expand(
+            f"{RESULTS}/allidb1/slides/{{slide}}/panel.png", slide=ALLIDB1_SLIDES
+        )
+        if config["filters"]["enabled"]:
+            targets.append(f"{RESULTS}/allidb1/filters/blinding.tsv")
+    if "allidb1" in DATASETS and config["cnn50"]["enabled"]:
+        targets.append(f"{RESULTS}/tables/cnn50.tsv")
+    # The report comes last: its inputs are every other stage's tables and figures.
+    targets.append(f"{RESULTS}/report/index.html")
     return targets

@@ -17,14 +17,14 @@ rule table1:
         table=f"{RESULTS}/tables/table1_{{protocol}}.tsv",
         html=f"{RESULTS}/tables/table1_{{protocol}}.html",
         curves=f"{RESULTS}/allidb2/{{protocol}}/learning_curves.png",
-    params:
-        folds=CNN["folds"],
-        paper=PAPER["table1"],
     log:
         f"{RESULTS}/logs/table1/{{protocol}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/table1/{{protocol}}.tsv"
     conda:
         ENV
+    params:
+        folds=CNN["folds"],
+        paper=PAPER["table1"],
     script:
         f"{SCRIPTS}/table1.py"

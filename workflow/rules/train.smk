@@ -11,19 +11,19 @@ rule train:
         model=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/model.pt",
         history=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/history.csv",
         predictions=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/test_predictions.tsv",
-    params:
-        state_dir=f"{RESULTS}/state/allidb2/{{protocol}}/fold{{fold}}",
-        cnn=CNN,
-        compute=config["compute"],
-        weights_cache=f"{RESULTS}/state/weights",
-    resources:
-        gpu=GPU_PER_JOB,
-    threads: THREADS
     log:
         f"{RESULTS}/logs/train/{{protocol}}_fold{{fold}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{protocol}}_fold{{fold}}.tsv"
     conda:
         ENV
+    threads: THREADS
+    resources:
+        gpu=GPU_PER_JOB,
+    params:
+        state_dir=f"{RESULTS}/state/allidb2/{{protocol}}/fold{{fold}}",
+        cnn=CNN,
+        compute=config["compute"],
+        weights_cache=f"{RESULTS}/state/weights",
     script:
         f"{SCRIPTS}/train_fold.py"
