@@ -72,7 +72,7 @@ def build_augmented_bags(
     index.insert(0, "row", np.arange(len(index)))
     index["protocol"] = protocol
     for bag, out in enumerate(bag_outs, start=1):
-        rows = index.loc[index["bag"] == bag, "row"].to_numpy()
+        rows = index.loc[index["bag"] == bag, "row"].to_numpy(copy=True)
         payload = {
             "images": augmented[torch.from_numpy(rows)].contiguous(),
             "labels": torch.from_numpy(index["label"].to_numpy()[rows].astype(np.int64)),
