@@ -39,7 +39,7 @@ def resize_image(rgb: np.ndarray, scale: float) -> np.ndarray:
     """Antialiased resize of an HxWx3 uint8 image (torch, float32)."""
     if scale == 1.0:
         return rgb
-    tensor = torch.from_numpy(rgb).permute(2, 0, 1)[None].float()
+    tensor = torch.as_tensor(np.array(rgb, copy=True)).permute(2, 0, 1)[None].float()
     height, width = round(rgb.shape[0] * scale), round(rgb.shape[1] * scale)
     out = F.interpolate(tensor, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
     return out[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
@@ -59,7 +59,19 @@ def slide_heatmap(rgb: np.ndarray, model_path: str, scale: float, device=None) -
 
 
 def segment_slide(rgb: np.ndarray, heatmap: np.ndarray, settings: dict) -> tuple[np.ndarray, np.ndarray, dict]:
-    """WBC mask (heatmap AND eosin), and the centroids of its cells; also the intermediate masks."""
+    """WBC mask (heatmap AND eosin), and the centroids of its cells; also the intermediate masks.
+
+    The eosin threshold keeps stained nuclei, whose chromatin texture and nucleoli break them into
+    fragments; a small closing rejoins the fragments of one nucleus, and centroids closer than
+    `min_distance` (pixels on a 2592-wide slide, scaled to this slide) are merged, so one cell
+    gives one centroid while touching cells still give one each.
+    """
+    from scipy import ndimage as ndi
+    from skimage.morphology import disk
+
+    from leukoflow.heatmap import fill_small_holes
+    from leukoflow.matching import scaled_radius
+
     heat = upsample_map(heatmap, rgb.shape[:2])
     mask = wbc_mask(
         rgb,
@@ -70,8 +82,12 @@ def segment_slide(rgb: np.ndarray, heatmap: np.ndarray, settings: dict) -> tuple
         opening_radius=settings["opening_radius"],
         max_hole_area=settings["max_hole_area"],
     )
+    if settings["closing_radius"]:
+        mask = ndi.binary_closing(mask, structure=disk(settings["closing_radius"]), border_value=0)
+        mask = fill_small_holes(mask, settings["max_hole_area"])
+    min_distance = scaled_radius(settings["min_distance"], rgb.shape[1]) if settings["min_distance"] else None
     centroids = find_centroids(
-        mask, cost=settings["centroid_cost"], min_prominence=settings["min_prominence"]
+        mask, cost=settings["centroid_cost"], min_prominence=settings["min_prominence"], min_distance=min_distance
     )
     stages = {"heat": heat, "heat_mask": heat > settings["heat_threshold"],
               "eosin_mask": eosin_mask(rgb, settings["eosin_threshold"]), "mask": mask}
