@@ -49,6 +49,10 @@ from leukoflow.io import atomic_path
 
 log = logging.getLogger(__name__)
 
+# Lightning, when it finds `srun`, suggests it for multi-process runs (at Trainer creation). A
+# job here is one process on one device, the workflow gives each training its own job.
+warnings.filterwarnings("ignore", message=".*The `srun` command is available on your system.*")
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 EXPORT_FORMAT = "leukoflow.classifier/1"
@@ -433,9 +437,6 @@ def fit(
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         # last.ckpt sits beside the logs in state_dir by design (and is expected there on resume).
         warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
-        # Inside a SLURM job Lightning suggests srun for multi-process runs; a job here is one
-        # process on one device (the workflow gives each training its own job).
-        warnings.filterwarnings("ignore", message=".*The `srun` command is available on your system.*")
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
         trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
 
