@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
+import torch
 
 from leukoflow.augmented_bags import load_bags
 from leukoflow.bags import TABLE_I_FOLDS
@@ -42,6 +43,9 @@ def train_config(cnn: dict, compute: dict, threads: int) -> TrainConfig:
 
 
 def build_network(cnn: dict, weights_cache: str) -> LeukemiaNet:
+    # Seed before the layers are created: with random initialisation the initial weights are
+    # part of the result, and fit() seeds only after the model exists.
+    torch.manual_seed(cnn["seed"])
     model = LeukemiaNet(input_size=cnn["input_size"], hidden=cnn["hidden"], dropout=cnn["dropout"])
     spec = cnn["pretrained"]
     state = load_pretrained_features(None if spec == "none" else spec, weights_cache)

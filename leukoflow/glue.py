@@ -42,6 +42,10 @@ def run(smk, body: Callable[[object, logging.Logger], None]) -> None:
     limit_threads(getattr(smk, "threads", 1))
     name = getattr(smk, "rule", "job")
     log.info("rule %s started (wildcards: %s)", name, dict(smk.wildcards.items()))
+    # Before any CUDA call: give a local GPU job its own device and log what the job was given.
+    from leukoflow import cluster
+
+    cluster.setup_gpu(int(getattr(smk.resources, "gpu", 0) or 0), log)
     start = time.perf_counter()
     try:
         body(smk, log)

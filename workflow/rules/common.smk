@@ -25,7 +25,8 @@ PAPER = yaml.safe_load(
 )
 # GPU rules declare one GPU per job unless GPUs are switched off; the profile caps how many run.
 GPU_PER_JOB = 0 if config["compute"]["accelerator"] == "cpu" else 1
-THREADS = config["compute"]["cpu_threads"]
+# Threads of GPU-capable jobs: feeding a GPU needs fewer cores than computing on the CPU.
+THREADS = config["compute"]["gpu_threads" if GPU_PER_JOB else "cpu_threads"]
 DATASETS = enabled_datasets(config)
 SLIDES = config["allidb1_slides"]
 # The slide stage needs the ALL-IDB2 network; without ALL-IDB2 only the 50x50 CNN runs.
@@ -105,3 +106,55 @@ def all_targets():
     # The report comes last: its inputs are every other stage's tables and figures.
     targets.append(f"{RESULTS}/report/index.html")
     return targets
+
+
+def report_inputs(wildcards):
+    """Named inputs of rule report, for the datasets, protocols and stages this config enables.
+
+    To add a stage to the report: add its files under a new key here (and a renderer in
+    leukoflow/report.py, whose docstring lists the keys). Lists are fine (e.g. one file per fold).
+    """
+    inputs = {
+        "sources": expand(
+            f"{RESULTS}/manifests/{{dataset}}.source.json", dataset=DATASETS
+        ),
+        "summary_counts": f"{RESULTS}/summary/counts.tsv",
+        "summary_sizes": f"{RESULTS}/summary/sizes.tsv",
+        "summary_sheets": expand(
+            f"{RESULTS}/summary/contact_{{dataset}}.png", dataset=DATASETS
+        ),
+        "summary_rejected": f"{RESULTS}/manifests/rejected.tsv",
+    }
+    if "allidb2" in DATASETS:
+        for protocol in CNN["protocols"]:
+            inputs[f"table1_{protocol}"] = f"{RESULTS}/tables/table1_{protocol}.tsv"
+            inputs[f"curves_{protocol}"] = (
+                f"{RESULTS}/allidb2/{protocol}/learning_curves.png"
+            )
+            inputs[f"predictions_{protocol}"] = expand(
+                f"{RESULTS}/allidb2/{protocol}/fold{{fold}}/test_predictions.tsv",
+                fold=CNN["folds"],
+            )
+    if SLIDE_STAGE:
+        inputs.update(
+            table2=f"{RESULTS}/tables/table2.tsv",
+            cells=f"{RESULTS}/tables/allidb1_cells.tsv",
+            slide_verdicts=f"{RESULTS}/allidb1/slide_verdicts.tsv",
+            cells_per_slide=f"{RESULTS}/allidb1/cells_per_slide.tsv",
+        )
+        # One key per slide: the report captions each panel with its slide id.
+        for slide in ALLIDB1_SLIDES:
+            inputs[f"panel_{slide}"] = f"{RESULTS}/allidb1/slides/{slide}/panel.png"
+        if config["filters"]["enabled"]:
+            filters = f"{RESULTS}/allidb1/filters"
+            inputs.update(
+                filters_blinding=f"{filters}/blinding.tsv",
+                filters_blinding_png=f"{filters}/blinding.png",
+                filters_js_raw=f"{filters}/js_raw.png",
+                filters_js_sorted=f"{filters}/js_sorted.png",
+            )
+    # Like all_targets(): the 50x50 CNN needs ALL-IDB1 only, not the slide stage.
+    if "allidb1" in DATASETS and config["cnn50"]["enabled"]:
+        inputs["cnn50"] = f"{RESULTS}/tables/cnn50.tsv"
+        inputs["cnn50_predictions"] = f"{RESULTS}/allidb1/cnn50/test_predictions.tsv"
+    return inputs
