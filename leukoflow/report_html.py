@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import math
 import numbers
 import re
@@ -114,13 +115,42 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    if not data.startswith(PNG_SIGNATURE):
+        raise DatasetError(path, "not a PNG file (the report embeds figures as PNG)")
+    return data
+
+
 def image_file_uri(path: str | Path) -> str:
     """A PNG file as a data URI, so the report stays one file that opens anywhere."""
+    return png_data_uri(_png_bytes(Path(path)))
+
+
+def downscaled_image_uri(path: str | Path, max_width: int = 1200, quality: int = 85) -> str:
+    """A big PNG (a slide panel: photographs under matplotlib titles) as a JPEG data URI at most
+    `max_width` pixels wide. Lossless PNG of photographic content costs ~4x the bytes of a JPEG
+    that looks the same on screen, and a report of a dozen panels should stay a few MB."""
+    from PIL import Image, UnidentifiedImageError
+
     path = Path(path)
-    data = path.read_bytes()
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise DatasetError(path, "not a PNG file (the report embeds figures as PNG)")
-    return png_data_uri(data)
+    data = _png_bytes(path)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            rgba = image.convert("RGBA")
+    except (UnidentifiedImageError, OSError) as error:
+        raise DatasetError(path, f"unreadable PNG ({error})") from error
+    # JPEG has no alpha: transparent pixels go onto white, as the page behind them is white.
+    rgb = Image.new("RGB", rgba.size, (255, 255, 255))
+    rgb.paste(rgba, mask=rgba.getchannel("A"))
+    rgb.thumbnail((max_width, max(1, round(max_width * rgb.height / rgb.width))), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    rgb.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def figure(uri: str, alt: str, caption: str = "") -> str:
@@ -190,6 +220,7 @@ td.synth{background:#fff4d1}
 .warning{background:#fde8e6;border:1px solid #d9534f;color:#7a1c18;padding:.45em .8em;border-radius:5px;
  font-weight:600}
 .note{color:var(--muted);font-size:13px}
+.figrow{display:flex;flex-wrap:wrap;gap:0 1.2em;align-items:flex-start}
 figure{margin:.6em 0 1.2em}figure img{max-width:100%;height:auto;border:1px solid var(--rule)}
 figcaption{color:var(--muted);font-size:13px}
 pre{background:#f5f7fa;border:1px solid var(--rule);padding:.8em;font-size:12px;overflow-x:auto}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,31 @@ def thumbnail(path: str, size: int) -> np.ndarray:
     return np.asarray(canvas)
 
 
+# Contact-sheet layout, in inches and points. A column is wide enough for its thumbnail; the
+# figure is at least wide enough for a two-line title; long ids and titles wrap instead of being cut.
+SHEET_COLUMN_IN = 1.6
+SHEET_MIN_WIDTH_IN = 4.0
+SHEET_TITLE_PT = 10
+SHEET_ID_PT = 6
+CHAR_WIDTH_EM = 0.6  # average glyph width of DejaVu Sans, in em: how many characters fit a line
+
+
+def wrap_label(text: str, width_in: float, fontsize: float) -> str:
+    """`text` broken into lines that fit `width_in` inches at `fontsize` points: after a '/' or a
+    space where one falls in the line, inside a word only when the word is longer than a line."""
+    chars = max(8, int(width_in * 72 / (CHAR_WIDTH_EM * fontsize)))
+    pieces = re.findall(r"[^/\s]*[/\s]|[^/\s]+", text)  # each piece ends at its break point
+    lines = [""]
+    for piece in pieces:
+        if len(lines[-1]) + len(piece.rstrip()) > chars and lines[-1]:
+            lines.append("")
+        while len(piece.rstrip()) > chars:  # a word longer than a line: cut it
+            lines[-1], piece = piece[:chars], piece[chars:]
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def write_contact_sheet(
     manifest: pd.DataFrame, out_png: str, title: str, per_class: int, thumb_px: int, seed: int
 ) -> None:
@@ -71,9 +97,15 @@ def write_contact_sheet(
 
     examples = pick_examples(manifest, per_class, seed)
     classes = sorted(examples["class_name"].unique())
-    cols = max(1, per_class)
+    # As many columns as the fullest class fills: a dataset with fewer images leaves no empty column.
+    cols = max(1, min(per_class, int(examples["class_name"].value_counts().max()) if len(examples) else 1))
+    width = max(SHEET_MIN_WIDTH_IN, SHEET_COLUMN_IN * cols)
+    title = wrap_label(title, width - 0.2, SHEET_TITLE_PT)
+    title_in = (title.count("\n") + 1) * SHEET_TITLE_PT * 1.3 / 72
+    # Constrained layout reserves room for the (wrapped) suptitle, the id lines and the class names.
     fig, axes = plt.subplots(
-        len(classes), cols, figsize=(1.6 * cols, 1.8 * len(classes) + 0.4), squeeze=False
+        len(classes), cols, figsize=(width, 2.0 * len(classes) + title_in + 0.2), squeeze=False,
+        layout="constrained",
     )
     for ax in axes.ravel():
         ax.axis("off")
@@ -82,13 +114,12 @@ def write_contact_sheet(
         for col, (_, item) in enumerate(subset.iterrows()):
             ax = axes[row, col]
             ax.imshow(thumbnail(item["path"], thumb_px))
-            ax.set_title(str(item["id"])[-18:], fontsize=6)
+            ax.set_title(wrap_label(str(item["id"]), width / cols - 0.1, SHEET_ID_PT), fontsize=SHEET_ID_PT)
         axes[row, 0].text(
             -0.1, 0.5, class_name, transform=axes[row, 0].transAxes,
             rotation=90, va="center", ha="right", fontsize=9,
         )
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(title, fontsize=SHEET_TITLE_PT)
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)

@@ -3,6 +3,7 @@ source statements, escaping of every data string, and the provenance table from 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -36,6 +37,7 @@ class Markup(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict]] = []
         self.text: list[str] = []
+        self.document = document
         self.feed(document)
 
     def handle_starttag(self, tag, attrs):
@@ -196,7 +198,8 @@ def test_every_data_string_is_escaped(tmp_path):
                     "li", "a", "strong", "section", "div", "table", "caption", "thead", "tbody", "tr", "th", "td",
                     "br", "span", "figure", "img", "figcaption", "dl", "dt", "dd", "pre"}
     assert not [a for _, attrs in markup.tags for a in attrs if a.startswith("on")]
-    assert all(attrs["src"].startswith("data:image/png;base64,") for t, attrs in markup.tags if t == "img")
+    assert all(attrs["src"].startswith(("data:image/png;base64,", "data:image/jpeg;base64,"))
+               for t, attrs in markup.tags if t == "img")
     text = "".join(markup.text)
     assert text.count(EVIL) >= 5  # shown as text: class name, root, rejected path, config, job table
     assert EVIL_ATTR in text
@@ -257,8 +260,8 @@ def test_classifier_figure_counts_and_auc_match_metrics():
 
 def test_unclaimed_input_key_is_logged(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="leukoflow.report"):
-        render({"table2": png(tmp_path / "x.png")})
-    assert "'table2' is shown by no section" in caplog.text
+        render({"cnmc_table": png(tmp_path / "x.png")})
+    assert "'cnmc_table' is shown by no section" in caplog.text
 
 
 def test_write_report_end_to_end_on_small_inputs(tmp_path, monkeypatch):
@@ -273,3 +276,276 @@ def test_write_report_end_to_end_on_small_inputs(tmp_path, monkeypatch):
     assert section_ids(markup) == ["sources", "allidb2", "provenance"]
     assert "x:\n- 1\n- 2" in document  # config as YAML
     assert git_commit(tmp_path) == "unknown"  # not a git checkout
+
+
+# ---------------------------------------------------------------------------------------------
+# ALL-IDB1 sections
+
+PAPER = {
+    "table1": {"source": "Ghosh 2017", "per_fold": {"tp": 936, "tn": 936, "fp": 0, "fn": 0}},
+    "table2": {"source": "Ghosh 2017 Table II",
+               "values": {"tp": 49, "tn": 56, "fp": 3, "fn": 0, "accuracy": 0.9722, "specificity": 0.9492,
+                          "sensitivity": 1.0, "f_score": 0.9703}},
+    "cnn50": {"source": "Khandelwal", "values": {"accuracy": 0.928}},
+}
+
+
+def render_with_paper(inputs: dict, sources: dict | None = None) -> tuple[str, Markup]:
+    context = ReportContext(sources=sources or {}, paper=PAPER, provenance=provenance())
+    document = render_report(ReportInputs(inputs), context)
+    return document, Markup(document)
+
+
+def table2_file(tmp: Path, accuracy=(0.6, 0.2307, 0.8824)) -> str:
+    row = {"data": "synthetic", "subset": "all scored slides", "n_slides": 5, "tp": 3, "tn": 0, "fp": 2, "fn": 0}
+    for name, value in (("accuracy", accuracy), ("specificity", (0.0, 0.0, 0.6576)),
+                        ("sensitivity", (1.0, 0.4385, 1.0)), ("f_score", (0.75, 0.3333, 1.0))):
+        row.update({name: value[0], f"{name}_ci_low": value[1], f"{name}_ci_high": value[2]})
+    row.update({f"paper_{k}": v for k, v in PAPER["table2"]["values"].items()})
+    path = tmp / "table2.tsv"
+    pd.DataFrame([row]).to_csv(path, sep="\t", index=False)
+    return str(path)
+
+
+def verdicts_file(tmp: Path, rows: list[tuple]) -> str:
+    """rows: (slide, label, verdict, max_prob, status)"""
+    frame = pd.DataFrame(rows, columns=["slide", "label", "verdict", "max_prob", "status"])
+    frame["n_patches"] = 6
+    frame["n_abnormal"] = frame["verdict"] * 3
+    frame["overlaps_training"] = False
+    frame.loc[frame["status"] != "scored", "label"] = np.nan
+    path = tmp / "slide_verdicts.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    return str(path)
+
+
+# 3 TP, 3 TN, 5 FP, 1 FN, and one slide rejected from the manifest (never shown or counted)
+SLIDES = [
+    ("Im001_1", 1, 1, 0.70, "scored"), ("Im002_1", 1, 1, 0.90, "scored"), ("Im003_1", 1, 1, 0.80, "scored"),
+    ("Im004_1", 1, 0, 0.30, "scored"),
+    ("Im005_0", 0, 0, 0.20, "scored"), ("Im006_0", 0, 0, 0.10, "scored"), ("Im007_0", 0, 0, 0.40, "scored"),
+    ("Im008_0", 0, 1, 0.55, "scored"), ("Im009_0", 0, 1, 0.95, "scored"), ("Im010_0", 0, 1, 0.60, "scored"),
+    ("Im011_0", 0, 1, 0.60, "scored"), ("Im012_0", 0, 1, 0.75, "scored"),
+    ("Im013_1", 1, 0, 0.00, "rejected from manifest"),
+]
+
+
+def panel_files(tmp: Path, slides, size=(40, 22)) -> dict:
+    (tmp / "panels").mkdir(exist_ok=True)
+    paths = {}
+    for i, slide in enumerate(slides):
+        path = tmp / "panels" / f"{i}.png"
+        Image.new("RGBA", size, (20 * i % 255, 90, 160, 255)).save(path)
+        paths[f"panel_{slide}"] = str(path)
+    return paths
+
+
+def cells_files(tmp: Path, slide: str = "Im001_1") -> dict:
+    cells = pd.DataFrame([
+        {"data": "synthetic", "level": "blast detection (abnormal patch vs .xyc)", "tp": 7, "fp": 13, "fn": 0,
+         "precision": 0.35, "recall": 1.0, "f1": 0.5185, "precision_ci_low": 0.1812, "precision_ci_high": 0.5671,
+         "recall_ci_low": 0.6457, "recall_ci_high": 1.0},
+        {"data": "synthetic", "level": "white-cell localisation (any detection vs generator truth)", "tp": 9,
+         "fn": 8, "recall": 0.5294, "recall_ci_low": 0.3096, "recall_ci_high": 0.7383},
+    ])
+    per_slide = pd.DataFrame([{"slide": slide, "radius_px": 21.6049, "blasts": 1, "abnormal_patches": 5,
+                               "tp": 1, "fp": 4, "fn": 0, "white_cells": 4, "detections": 5, "located": 1}])
+    cells.to_csv(tmp / "cells.tsv", sep="\t", index=False)
+    per_slide.to_csv(tmp / "cells_per_slide.tsv", sep="\t", index=False)
+    return {"cells": str(tmp / "cells.tsv"), "cells_per_slide": str(tmp / "cells_per_slide.tsv")}
+
+
+def cnn50_files(tmp: Path) -> dict:
+    rows = [{"data": "synthetic", "fold": fold, "n_test": 4, "tp": 2, "tn": 1, "fp": 1, "fn": 0, "accuracy": 0.75,
+             "accuracy_ci_low": 0.3006, "accuracy_ci_high": 0.9544, "test_slides_seen_in_training": 0,
+             "paper_accuracy": 0.928} for fold in ("1", "all")]
+    pd.DataFrame(rows).to_csv(tmp / "cnn50.tsv", sep="\t", index=False)
+    pd.DataFrame({"fold": 1, "slide": ["Im001_1", "Im002_1", "Im005_0", "Im006_0"], "label": [1, 1, 0, 0],
+                  "prob_all": [0.9, 0.6, 0.7, 0.1], "pred": [1, 1, 1, 0]}).to_csv(tmp / "cnn50_pred.tsv", sep="\t", index=False)
+    return {"cnn50": str(tmp / "cnn50.tsv"), "cnn50_predictions": str(tmp / "cnn50_pred.tsv")}
+
+
+def filter_files(tmp: Path) -> dict:
+    errors = np.array([0.1, 0.4, 0.1, 0.25, 0.1, 0.5, 0.3, 0.1])
+    pd.DataFrame({"filter": range(8), "error": errors, "baseline_error": 0.1, "error_increase": errors - 0.1,
+                  "n_patches": 20}).to_csv(tmp / "blinding.tsv", sep="\t", index=False)
+    return {"filters_blinding": str(tmp / "blinding.tsv"), "filters_blinding_png": png(tmp / "blinding.png"),
+            "filters_js_raw": png(tmp / "js_raw.png"), "filters_js_sorted": png(tmp / "js_sorted.png")}
+
+
+def allidb1_inputs(tmp: Path) -> dict[str, dict]:
+    """Each ALL-IDB1 section's own keys, by the section id they must produce."""
+    return {
+        "allidb1": {"table2": table2_file(tmp)},
+        "allidb1-cells": cells_files(tmp),
+        "allidb1-panels": panel_files(tmp, [s[0] for s in SLIDES]),
+        "filters": filter_files(tmp),
+        "cnn50": cnn50_files(tmp),
+    }
+
+
+def test_each_allidb1_section_appears_only_with_its_keys(tmp_path):
+    groups = allidb1_inputs(tmp_path)
+    for section, inputs in groups.items():
+        _, markup = render_with_paper(inputs)
+        assert section_ids(markup) == [section, "provenance"], section
+    everything = {k: v for inputs in groups.values() for k, v in inputs.items()}
+    everything["slide_verdicts"] = verdicts_file(tmp_path, SLIDES)
+    _, markup = render_with_paper(everything)
+    assert section_ids(markup) == ["allidb1", "allidb1-cells", "allidb1-panels", "filters", "cnn50", "provenance"]
+    # Slide verdicts alone: the slide-level confusion matrix and ROC, no panels without panel files.
+    _, markup = render_with_paper({"slide_verdicts": everything["slide_verdicts"]})
+    assert section_ids(markup) == ["allidb1", "provenance"]
+    assert "allidb1-slides-roc" in markup.ids("h3") and "allidb1-table2" not in markup.ids("h3")
+
+
+def test_table2_and_cnn50_show_ci_beside_paper_value(tmp_path):
+    inputs = {"table2": table2_file(tmp_path), **cnn50_files(tmp_path)}
+    sources = {"allidb1": json.loads(Path(source(tmp_path, "allidb1")).read_text())}
+    _, markup = render_with_paper(inputs, sources)
+    cells = {}
+    for table_id in ("table2", "cnn50"):
+        cells[table_id] = table_cells(markup, table_id)
+    # Ours with its interval, the paper's under it in the same cell.
+    assert format_ci(0.6, 0.2307, 0.8824) + " paper 97.22" in cells["table2"]
+    assert "3 / 0 / 2 / 0 paper 49 / 56 / 3 / 0" in cells["table2"]
+    assert format_ci(0.75, 0.3006, 0.9544) + " paper 92.80" in cells["cnn50"]
+    text = "".join(markup.text)
+    assert text.count("ALL-IDB1 (whole slides): synthetic demo data, not a reproduction") == 3  # sources, II, CNN
+    assert "Table II [synthetic]" in text and "50x50 CNN on whole ALL-IDB1 images [synthetic]" in text
+    pooled = [a.get("class") for t, a in markup.tags if t == "tr" and a.get("class") == "pooled"]
+    assert len(pooled) == 1  # the cnn50 'all' row
+
+
+def table_cells(markup: Markup, table_id: str) -> list[str]:
+    """Every td's text of one table (the paper's note joined to ours with a space)."""
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.inside, self.cell, self.cells, self.depth = False, None, [], 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.inside = dict(attrs).get("id") == table_id
+            elif tag == "td" and self.inside:
+                self.cell = []
+            elif tag == "br" and self.cell is not None:
+                self.cell.append(" ")
+
+        def handle_endtag(self, tag):
+            if tag == "td" and self.cell is not None:
+                self.cells.append("".join(self.cell).replace("\xa0", " "))
+                self.cell = None
+            elif tag == "table":
+                self.inside = False
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    parser = Cells()
+    parser.feed(markup.document)
+    return parser.cells
+
+
+def test_cell_level_table_has_intervals_and_the_localisation_row(tmp_path):
+    _, markup = render_with_paper(cells_files(tmp_path))
+    cells = table_cells(markup, "allidb1-cells")
+    assert cells[:7] == ["blast detection (abnormal patch vs .xyc)", "7", "13", "0",
+                         format_ci(0.35, 0.1812, 0.5671), format_ci(1.0, 0.6457, 1.0), "51.85"]
+    # Localisation: recall only (no precision, no false positives) on synthetic data.
+    assert cells[7:] == ["white-cell localisation (any detection vs generator truth)", "9", "", "8", "n/a",
+                         format_ci(0.5294, 0.3096, 0.7383), "n/a"]
+    assert table_cells(markup, "allidb1-cells-per-slide")[:2] == ["Im001_1", "21.6"]
+
+
+def test_slide_level_confusion_and_auc_from_verdicts(tmp_path):
+    _, markup = render_with_paper({"slide_verdicts": verdicts_file(tmp_path, SLIDES)})
+    scored = [s for s in SLIDES if s[4] == "scored"]
+    labels = np.array([s[1] for s in scored])
+    auc = roc_points(labels, np.array([s[3] for s in scored]))[2]
+    text = "".join(markup.text)
+    assert f"{len(scored)} scored slides" in text and f"AUC {auc:.3f}" in text
+    wrong = table_cells(markup, "allidb1-wrong")
+    assert wrong[0::6] == ["Im004_1", "Im008_0", "Im009_0", "Im010_0", "Im011_0", "Im012_0"]  # FN, then FPs
+    assert "Im013_1" not in text  # rejected from the manifest: neither counted nor listed
+
+
+def test_panel_selection_is_deterministic_and_captioned(tmp_path):
+    verdicts = report.read_verdicts(verdicts_file(tmp_path, SLIDES))
+    chosen = report.select_panel_slides(verdicts, [s[0] for s in SLIDES])
+    by_outcome = chosen.groupby("outcome", sort=False)["slide"].apply(list).to_dict()
+    assert by_outcome == {
+        "true positive": ["Im002_1", "Im003_1"],  # highest max P(ALL) first
+        "true negative": ["Im006_0", "Im005_0"],  # lowest first
+        "false positive": ["Im009_0", "Im012_0", "Im010_0", "Im011_0"],  # 4 of 5; tie 0.60 by slide id
+        "false negative": ["Im004_1"],
+    }
+    shuffled = report.select_panel_slides(verdicts.sample(frac=1, random_state=1), [s[0] for s in SLIDES])
+    assert shuffled["slide"].tolist() == chosen["slide"].tolist()
+    # A slide without a panel file is not chosen.
+    assert "Im002_1" not in report.select_panel_slides(verdicts, ["Im001_1", "Im003_1"])["slide"].tolist()
+
+    inputs = {"slide_verdicts": verdicts_file(tmp_path, SLIDES), **panel_files(tmp_path, [s[0] for s in SLIDES])}
+    document, markup = render_with_paper(inputs)
+    section = document[document.index("<section id='allidb1-panels'>"):]
+    section = section[:section.index("</section>")]
+    captions = Markup(section)
+    assert sum(t == "img" for t, _ in captions.tags) == sum(t == "figcaption" for t, _ in captions.tags) == 9
+    assert "Im009_0: label healthy, verdict ALL (false positive); 6 patches, 3 abnormal, max P(ALL) 0.950." in captions.text
+    assert "Im008_0" not in "".join(captions.text)  # the fifth false positive is left out
+
+
+def test_panels_are_embedded_downscaled_as_jpeg(tmp_path):
+    inputs = panel_files(tmp_path, ["Im001_1"], size=(2400, 1320))
+    _, markup = render_with_paper(inputs)
+    [src] = [a["src"] for t, a in markup.tags if t == "img"]
+    assert src.startswith("data:image/jpeg;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+    assert image.format == "JPEG" and image.size == (report.PANEL_WIDTH_PX, 660)
+    small = report.downscaled_image_uri(panel_files(tmp_path, ["Im002_1"], size=(300, 100))["panel_Im002_1"])
+    assert Image.open(io.BytesIO(base64.b64decode(small.split(",", 1)[1]))).size == (300, 100)  # never enlarged
+    bad = tmp_path / "panel.png"
+    bad.write_bytes(b"GIF89a not a png")
+    with pytest.raises(DatasetError, match=r"panel\.png: not a PNG"):
+        report.downscaled_image_uri(bad)
+
+
+def test_filter_section_lists_the_most_harmful_filters(tmp_path):
+    _, markup = render_with_paper(filter_files(tmp_path))
+    cells = table_cells(markup, "filters-top")
+    assert cells[0::3] == ["5", "1", "6", "3"]  # by error increase; filters that do not matter left out
+    assert cells[1:3] == ["50.00", "40.00"]
+    text = "".join(markup.text)
+    assert "8 filters, 20 patches" in text and "4 filters raise the error" in text
+    assert sum(t == "img" for t, _ in markup.tags) == 3
+    assert "ALL-IDB2 (single-cell crops): data source unknown" in text  # the network's data, stated
+    harmless = tmp_path / "harmless.tsv"
+    pd.read_csv(filter_files(tmp_path)["filters_blinding"], sep="\t").assign(error_increase=0.0).to_csv(
+        harmless, sep="\t", index=False)
+    _, markup = render_with_paper({"filters_blinding": str(harmless)})
+    assert "filters-top" not in markup.ids("table") and "0 filters raise the error" in "".join(markup.text)
+
+
+def test_allidb1_slide_ids_and_levels_are_escaped(tmp_path):
+    slides = [(EVIL, 0, 1, 0.9, "scored"), (EVIL_ATTR, 1, 1, 0.8, "scored")]
+    inputs = {"slide_verdicts": verdicts_file(tmp_path, slides), **panel_files(tmp_path, [EVIL, EVIL_ATTR]),
+              **cells_files(tmp_path, slide=EVIL)}
+    document, markup = render_with_paper(inputs)
+    assert "<script" not in document.lower() and "script" not in {t for t, _ in markup.tags}
+    assert not [a for _, attrs in markup.tags for a in attrs if a.startswith("on")]
+    text = "".join(markup.text)
+    assert f"{EVIL}: label healthy, verdict ALL (false positive)" in text
+    assert text.count(EVIL) >= 3 and EVIL_ATTR in text  # caption, misclassified table, per-slide table
+    assert {a.get("alt") for t, a in markup.tags if t == "img"} >= {f"panel {EVIL}", f"panel {EVIL_ATTR}"}
+
+
+def test_real_allidb1_carries_the_training_overlap_warning(tmp_path):
+    sources = {"allidb1": json.loads(Path(source(tmp_path, "allidb1", "real", root="/srv/ALL_IDB1")).read_text())}
+    _, markup = render_with_paper({"slide_verdicts": verdicts_file(tmp_path, SLIDES)}, sources)
+    text = "".join(markup.text)
+    assert "ALL-IDB1 (whole slides): real data from /srv/ALL_IDB1" in text
+    assert "ALL-IDB2 crops are cut from ALL-IDB1 slides" in text and "Slides marked as overlapping: 0." in text
+    _, markup = render_with_paper({"slide_verdicts": verdicts_file(tmp_path, SLIDES)})
+    assert "ALL-IDB2 crops are cut" not in "".join(markup.text)  # synthetic slides share no cells

@@ -3,7 +3,8 @@
 Chromium is driven over its DevTools protocol on a pipe (`--remote-debugging-pipe`: JSON messages
 separated by NUL bytes on file descriptors 3 and 4), which needs no websocket client and no pip
 package. The test checks that the page logs no error, that every image decodes, that every table
-has the rows the run's files imply, and writes a full-page screenshot beside the report.
+has the rows the run's files imply, and writes a full-page screenshot beside the report. It also
+builds Snakemake's own report (`--report`) of the run and checks its categories.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 import yaml
 
 from conftest import REPO, run_snakemake
+from leukoflow.report import FILTERS_TOP, read_verdicts, select_panel_slides
 
 CHROMIUM = Path("/usr/bin/chromium")
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
@@ -176,6 +178,17 @@ def expected_table_rows(results: Path) -> dict[str, int]:
         table = pd.read_csv(results / "tables" / f"table1_{protocol}.tsv", sep="\t")
         expected[f"table1-{protocol}"] = len(table)
         assert len(table) == len(TINY["allidb2_cnn"]["folds"]) + 1  # folds, then pooled
+    tables = results / "tables"
+    expected["table2"] = len(pd.read_csv(tables / "table2.tsv", sep="\t"))
+    expected["allidb1-cells"] = len(pd.read_csv(tables / "allidb1_cells.tsv", sep="\t"))
+    expected["allidb1-cells-per-slide"] = len(pd.read_csv(results / "allidb1" / "cells_per_slide.tsv", sep="\t"))
+    wrong = read_verdicts(str(results / "allidb1" / "slide_verdicts.tsv"))["outcome"].str.startswith("false").sum()
+    if wrong:  # the misclassified-slides table is left out when every slide is right
+        expected["allidb1-wrong"] = int(wrong)
+    blinding = pd.read_csv(results / "allidb1" / "filters" / "blinding.tsv", sep="\t")
+    if (blinding["error_increase"] > 0).any():  # the table lists only filters whose blinding hurts
+        expected["filters-top"] = min(FILTERS_TOP, int((blinding["error_increase"] > 0).sum()))
+    expected["cnn50"] = len(pd.read_csv(tables / "cnn50.tsv", sep="\t"))
     expected["sources"] = len(TINY["datasets"])
     own = results / "benchmarks" / "report.tsv"  # the report's own, written after it
     expected["benchmarks"] = sum(1 for path in (results / "benchmarks").rglob("*.tsv") if path != own)
@@ -208,13 +221,31 @@ def test_report_renders_in_chromium(workdir, chromium, tmp_path_factory):
 
     assert errors == [], f"the report logged errors in Chromium: {errors}"
     assert facts["scripts"] == 0
-    assert facts["sections"] == ["sources", "datasets", "allidb2", "provenance"]
-    # 4 contact sheets + per protocol: learning curves, confusion/ROC
-    assert len(facts["images"]) == len(TINY["datasets"]) + 2 * len(TINY["allidb2_cnn"]["protocols"])
+    assert facts["sections"] == ["sources", "datasets", "allidb2", "allidb1", "allidb1-cells", "allidb1-panels",
+                                 "filters", "cnn50", "provenance"]
+    slides = sorted(path.parent.name for path in (results / "allidb1" / "slides").glob("*/panel.png"))
+    chosen = select_panel_slides(read_verdicts(str(results / "allidb1" / "slide_verdicts.tsv")), slides)
+    assert 0 < len(chosen) <= len(slides)
+    # 4 contact sheets + per protocol: learning curves, confusion/ROC; ALL-IDB1: slide confusion/ROC, the
+    # chosen panels, 3 filter figures, the 50x50 CNN's confusion/ROC
+    assert len(facts["images"]) == (len(TINY["datasets"]) + 2 * len(TINY["allidb2_cnn"]["protocols"])
+                                    + 1 + len(chosen) + 3 + 1)
+    panels = {image["alt"]: image["width"] for image in facts["images"] if image["alt"].startswith("panel ")}
+    assert sorted(panels) == sorted(f"panel {slide}" for slide in chosen["slide"])
+    assert all(0 < width <= 1200 for width in panels.values())
     broken = [image["alt"] for image in facts["images"] if not image["complete"] or image["width"] <= 0]
     assert broken == [], f"images that did not load: {broken}"
     expected = expected_table_rows(results)
     shown = {table: rows for table, rows in facts["tables"].items() if table in expected}
     assert shown == expected
     assert (results / "report" / "screenshot.png").stat().st_size > 50_000
-    print(f"workflow {workflow_seconds:.1f} s; screenshot {results / 'report' / 'screenshot.png'}")
+
+    # Snakemake's own report: every registered output under its category, each slide panel labelled.
+    run_snakemake(workdir, "--report", "results/snakemake-report.html", "--configfile", "tiny.yaml")
+    smk_report = (results / "snakemake-report.html").read_text()
+    for category in ("1. leukoflow report", "2. Datasets", "3. ALL-IDB2 Table I", "4. ALL-IDB1 Table II",
+                     "5. ALL-IDB1 slides", "6. Filter analysis", "7. ALL-IDB1 50x50 CNN"):
+        assert category in smk_report, category
+    assert all(f"ALL-IDB1 slide {slide}" in smk_report for slide in slides)  # caption names the slide
+    print(f"workflow {workflow_seconds:.1f} s; report {report.stat().st_size / 1e6:.2f} MB, sections "
+          f"{facts['sections']}; screenshot {results / 'report' / 'screenshot.png'}")

@@ -12,7 +12,12 @@ rule classify_patches:
         truth=allidb1_truth(),
     output:
         patches=f"{RESULTS}/allidb1/slides/{{slide}}/patches.tsv",
-        panel=f"{RESULTS}/allidb1/slides/{{slide}}/panel.png",
+        panel=report(
+            f"{RESULTS}/allidb1/slides/{{slide}}/panel.png",
+            caption="../report/slide_panel.rst",
+            category="5. ALL-IDB1 slides",
+            labels={"slide": "{slide}"},
+        ),
     log:
         f"{RESULTS}/logs/classify_patches/{{slide}}.log",
     benchmark:
@@ -40,10 +45,20 @@ rule slide_verdicts:
         truth=allidb1_truth(),
     output:
         verdicts=f"{RESULTS}/allidb1/slide_verdicts.tsv",
-        table=f"{RESULTS}/tables/table2.tsv",
+        table=report(
+            f"{RESULTS}/tables/table2.tsv",
+            caption="../report/table2.rst",
+            category="4. ALL-IDB1 Table II",
+            labels={"result": "Table II (TSV)"},
+        ),
         cells=f"{RESULTS}/tables/allidb1_cells.tsv",
         cells_per_slide=f"{RESULTS}/allidb1/cells_per_slide.tsv",
-        html=f"{RESULTS}/tables/table2.html",
+        html=report(
+            f"{RESULTS}/tables/table2.html",
+            caption="../report/table2.rst",
+            category="4. ALL-IDB1 Table II",
+            labels={"result": "Table II and cell-level detection"},
+        ),
     log:
         f"{RESULTS}/logs/slide_verdicts.log",
     benchmark:
@@ -68,9 +83,24 @@ rule filter_analysis:
         source=f"{RESULTS}/manifests/allidb2.source.json",
     output:
         blinding=f"{RESULTS}/allidb1/filters/blinding.tsv",
-        blinding_png=f"{RESULTS}/allidb1/filters/blinding.png",
-        js_raw=f"{RESULTS}/allidb1/filters/js_raw.png",
-        js_sorted=f"{RESULTS}/allidb1/filters/js_sorted.png",
+        blinding_png=report(
+            f"{RESULTS}/allidb1/filters/blinding.png",
+            caption="../report/filter_blinding.rst",
+            category="6. Filter analysis",
+            labels={"figure": "filter blinding"},
+        ),
+        js_raw=report(
+            f"{RESULTS}/allidb1/filters/js_raw.png",
+            caption="../report/filter_js.rst",
+            category="6. Filter analysis",
+            labels={"figure": "JS distances, filter order"},
+        ),
+        js_sorted=report(
+            f"{RESULTS}/allidb1/filters/js_sorted.png",
+            caption="../report/filter_js.rst",
+            category="6. Filter analysis",
+            labels={"figure": "JS distances, clustered order"},
+        ),
     log:
         f"{RESULTS}/logs/filter_analysis.log",
     benchmark:
@@ -91,7 +121,12 @@ rule cnn50:
         manifest=f"{RESULTS}/manifests/allidb1.tsv",
         source=f"{RESULTS}/manifests/allidb1.source.json",
     output:
-        table=f"{RESULTS}/tables/cnn50.tsv",
+        table=report(
+            f"{RESULTS}/tables/cnn50.tsv",
+            caption="../report/cnn50.rst",
+            category="7. ALL-IDB1 50x50 CNN",
+            labels={"result": "accuracy per fold"},
+        ),
         predictions=f"{RESULTS}/allidb1/cnn50/test_predictions.tsv",
         html=f"{RESULTS}/tables/cnn50.html",
     log:

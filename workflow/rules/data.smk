@@ -58,7 +58,15 @@ rule summary:
         counts=f"{RESULTS}/summary/counts.tsv",
         sizes=f"{RESULTS}/summary/sizes.tsv",
         rejected=f"{RESULTS}/manifests/rejected.tsv",
-        sheets=expand(f"{RESULTS}/summary/contact_{{dataset}}.png", dataset=DATASETS),
+        sheets=[
+            report(
+                f"{RESULTS}/summary/contact_{dataset}.png",
+                caption="../report/contact_sheet.rst",
+                category="2. Datasets",
+                labels={"dataset": dataset},
+            )
+            for dataset in DATASETS
+        ],
     log:
         f"{RESULTS}/logs/summary.log",
     benchmark:

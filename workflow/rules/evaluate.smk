@@ -14,9 +14,21 @@ rule table1:
         index=rules.augment.output.index,
         source=f"{RESULTS}/manifests/allidb2.source.json",
     output:
-        table=f"{RESULTS}/tables/table1_{{protocol}}.tsv",
+        table=report(
+            f"{RESULTS}/tables/table1_{{protocol}}.tsv",
+            caption="../report/table1.rst",
+            category="3. ALL-IDB2 Table I",
+            subcategory="{protocol}",
+            labels={"protocol": "{protocol}", "result": "Table I"},
+        ),
         html=f"{RESULTS}/tables/table1_{{protocol}}.html",
-        curves=f"{RESULTS}/allidb2/{{protocol}}/learning_curves.png",
+        curves=report(
+            f"{RESULTS}/allidb2/{{protocol}}/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="3. ALL-IDB2 Table I",
+            subcategory="{protocol}",
+            labels={"protocol": "{protocol}", "result": "learning curves"},
+        ),
     log:
         f"{RESULTS}/logs/table1/{{protocol}}.log",
     benchmark:
