@@ -51,10 +51,52 @@ def upsample_map(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out[0, 0].numpy()
 
 
-def slide_heatmap(rgb: np.ndarray, model_path: str, scale: float, device=None) -> np.ndarray:
-    """Mean conv excitation over the whole slide at the working scale, in [0, 1] (float16)."""
+@torch.inference_mode()
+def excitation_polarity(features: torch.nn.Module, crops: torch.Tensor, tiles: int = 4) -> dict:
+    """Which side of the mean-excitation map marks white cells, measured on training crops.
+
+    The paper's network (ImageNet conv layers, fine-tuned) excites on white cells. A network
+    trained from random weights may instead excite on the bright background and stay low on the
+    dark nuclei, which would make "threshold the hot part" select background. ALL-IDB2 crops
+    centre one white cell by construction, so comparing the mean excitation inside the central
+    disk (radius a quarter of the crop) with the rest of the crop says which way the map points:
+    polarity +1 keeps the map, -1 inverts it (1 - map) before thresholding.
+
+    The crops are laid out as mosaics of tiles x tiles, and each mosaic goes through the conv
+    stack like a small slide, because one crop's last conv map is only a few cells wide (2x2 at
+    97 pixels) and the slide heatmap is computed on whole fields too.
+    """
+    from leukoflow.heatmap import imagenet_normalise
+
+    features.eval()
+    n, _, size, _ = crops.shape
+    n = (n // tiles**2) * tiles**2
+    if n == 0:
+        raise ValueError(f"excitation_polarity needs at least {tiles**2} crops, got {crops.shape[0]}")
+    mosaics = (
+        crops[:n].reshape(-1, tiles, tiles, 3, size, size).permute(0, 3, 1, 4, 2, 5)
+        .reshape(-1, 3, tiles * size, tiles * size)
+    )
+    maps = torch.cat([
+        F.interpolate(features(imagenet_normalise(m[None])).mean(dim=1, keepdim=True),
+                      size=m.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+        for m in mosaics
+    ])  # (n_mosaics * tiles * size, tiles * size)
+    tiles_maps = maps.reshape(-1, tiles, size, tiles, size).permute(0, 1, 3, 2, 4).reshape(-1, size, size)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    centre = ((yy - (size - 1) / 2) ** 2 + (xx - (size - 1) / 2) ** 2) <= (size / 4) ** 2
+    inside, outside = float(tiles_maps[:, centre].mean()), float(tiles_maps[:, ~centre].mean())
+    return {"polarity": 1 if inside >= outside else -1, "centre_mean": inside, "surround_mean": outside,
+            "n_crops": int(n)}
+
+
+def slide_heatmap(rgb: np.ndarray, model_path: str, scale: float, device=None, polarity: int = 1) -> np.ndarray:
+    """Mean conv excitation over the whole slide at the working scale, in [0, 1] (float16),
+    inverted when the network's polarity is -1 (see `excitation_polarity`)."""
     model = load_exported(model_path)
     heat = excitation_map(model.features, resize_image(rgb, scale), device=device)
+    if polarity < 0:
+        heat = 1.0 - heat
     return heat.astype(np.float16)
 
 
@@ -178,13 +220,14 @@ def slide_row(manifest: pd.DataFrame, slide: str) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
-def run_heatmap(*, manifest: pd.DataFrame, slide: str, model_path: str, cnn: dict, out: str, device=None) -> None:
+def run_heatmap(*, manifest: pd.DataFrame, slide: str, model_path: str, cnn: dict, out: str, device=None,
+                polarity: int = 1) -> None:
     row = slide_row(manifest, slide)
     if row is None:  # rejected under strict: false; the record says so downstream
         heat = np.zeros((0, 0), dtype=np.float16)
         log.warning("%s is not in the ALL-IDB1 manifest (rejected); writing an empty heatmap", slide)
     else:
-        heat = slide_heatmap(read_rgb(row["path"]), model_path, working_scale(cnn), device)
+        heat = slide_heatmap(read_rgb(row["path"]), model_path, working_scale(cnn), device, polarity)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, heat)

@@ -1,5 +1,7 @@
 """Rule heatmap: one ALL-IDB1 slide -> mean conv excitation map (working scale, float16)."""
 
+import json
+
 import torch
 
 from leukoflow import glue
@@ -16,6 +18,7 @@ def main(smk, log):
         cnn=dict(smk.params.cnn),
         out=smk.output.heatmap,
         device="cuda" if use_gpu else "cpu",
+        polarity=json.loads(open(smk.input.polarity).read())["polarity"],
     )
 
 

@@ -70,3 +70,25 @@ def test_all_patches_scored_by_mean_of_models(slide, tmp_path):
     np.testing.assert_allclose(prob, np.mean(single, axis=0), rtol=1e-5)
     empty_boxes, empty_prob = classify_patches(rgb, np.zeros((0, 2), np.int64), paths, 257, 65)
     assert len(empty_boxes) == 0 and len(empty_prob) == 0
+
+
+@pytest.mark.parametrize("sign, expected", [(-1.0, 1), (1.0, -1)])
+def test_polarity_follows_what_the_features_excite_on(sign, expected):
+    """A conv stack that fires on dark pixels (the nucleus) keeps the map; one that fires on the
+    bright surround has it inverted."""
+    from torch import nn
+
+    from leukoflow.slide_stage import excitation_polarity
+
+    size = 65
+    yy, xx = np.mgrid[0:size, 0:size]
+    crop = np.full((size, size, 3), 230, np.uint8)
+    crop[(yy - 32) ** 2 + (xx - 32) ** 2 <= 14 ** 2] = (80, 25, 120)
+    crops = torch.from_numpy(np.stack([crop] * 16)).permute(0, 3, 1, 2).contiguous()
+    conv = nn.Conv2d(3, 4, 5, stride=2, padding=2, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(sign * 0.1)
+    features = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))
+    result = excitation_polarity(features, crops)
+    assert result["polarity"] == expected
+    assert (result["centre_mean"] > result["surround_mean"]) == (expected == 1)
