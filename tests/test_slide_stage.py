@@ -92,3 +92,13 @@ def test_polarity_follows_what_the_features_excite_on(sign, expected):
     result = excitation_polarity(features, crops)
     assert result["polarity"] == expected
     assert (result["centre_mean"] > result["surround_mean"]) == (expected == 1)
+
+
+def test_polarity_with_fewer_crops_than_a_mosaic():
+    from torch import nn
+
+    from leukoflow.slide_stage import excitation_polarity
+
+    features = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.ReLU())
+    crops = torch.randint(0, 256, (3, 3, 33, 33), dtype=torch.uint8)
+    assert excitation_polarity(features, crops)["n_crops"] == 1
