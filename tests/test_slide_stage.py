@@ -101,4 +101,4 @@ def test_polarity_with_fewer_crops_than_a_mosaic():
 
     features = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.ReLU())
     crops = torch.randint(0, 256, (3, 3, 33, 33), dtype=torch.uint8)
-    assert excitation_polarity(features, crops)["n_crops"] == 1
+    assert excitation_polarity(features, crops)["n_crops"] == 3  # one crop per mosaic
