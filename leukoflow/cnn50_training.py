@@ -17,6 +17,7 @@ from leukoflow.bags import TABLE_I_FOLDS, assign_bags, fold_masks, leak_report
 from leukoflow.cnn50 import CNN50, INPUT_SIZE
 from leukoflow.io import read_rgb, write_table_atomic, write_text_atomic
 from leukoflow.metrics import binary_metrics, confusion_counts
+from leukoflow.report_html import data_statement
 from leukoflow.training import TrainConfig, fit, load_exported, predict_proba
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,7 @@ def run_cnn50(
 def cnn50_html(table: pd.DataFrame, source: dict, paper_source: str) -> str:
     import html
 
-    statement = ("Synthetic demo data, not a reproduction of the paper." if source["source"] == "synthetic"
-                 else f"Real ALL-IDB1 from {source['root']}.")
+    statement = data_statement(source, "ALL-IDB1")
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
             r["fold"], r["n_test"], r["tp"], r["tn"], r["fp"], r["fn"],

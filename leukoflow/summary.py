@@ -12,6 +12,7 @@ import pandas as pd
 
 from leukoflow.io import atomic_path, read_rgb, write_table_atomic, write_text_atomic
 from leukoflow.manifest import read_manifest, read_source
+from leukoflow.report_html import data_statement
 
 log = logging.getLogger(__name__)
 
@@ -135,17 +136,6 @@ def table_html(df: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def source_statement(source: dict) -> str:
-    if source["source"] == "synthetic":
-        return (
-            "Synthetic demo data written by leukoflow's generator "
-            f"(seed {source['synthetic_seed']}); not a reproduction of any paper."
-        )
-    return (
-        f"Real data from {source['root']} (manifest sha256 {source['manifest_sha256'][:16]}…)."
-    )
-
-
 def write_summary(
     *,
     datasets: list[str],
@@ -178,7 +168,7 @@ def write_summary(
         write_contact_sheet(manifest, sheet, title + label, per_class, thumbnail_px, seed)
         sections.append(
             f"<section><h2>{html.escape(title)}{html.escape(label)}</h2>"
-            f"<p class='source'>{html.escape(source_statement(source))}</p>"
+            f"<p class='source'>{html.escape(data_statement(source, title))}</p>"
             f"<p>{len(manifest)} images, {len(rejected_rows)} rejected.</p>"
             f"<h3>Images per class and split</h3>{table_html(dataset_counts.drop(columns='dataset'))}"
             f"<h3>Image sizes (width x height)</h3>{table_html(dataset_sizes.drop(columns='dataset'))}"

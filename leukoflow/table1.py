@@ -18,6 +18,7 @@ import pandas as pd
 from leukoflow.bags import TABLE_I_FOLDS, leak_report
 from leukoflow.io import atomic_path, write_table_atomic, write_text_atomic
 from leukoflow.metrics import binary_metrics, confusion_counts
+from leukoflow.report_html import data_statement
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,7 @@ def write_table1(
     table = build_table1(prediction_paths, folds, index, protocol, paper)
     table.insert(1, "data", source["source"])
     write_table_atomic(table, table_out)
-    statement = (
-        "Synthetic demo data, not a reproduction of the paper."
-        if source["source"] == "synthetic"
-        else f"Real ALL-IDB2 from {source['root']} (manifest sha256 {source['manifest_sha256'][:16]}…)."
-    )
+    statement = data_statement(source, "ALL-IDB2")
     write_text_atomic(html_out, table1_html(table, protocol, statement, paper["source"]))
     label = " [SYNTHETIC]" if source["source"] == "synthetic" else ""
     leaky = " [PAPER PROTOCOL: LEAKY]" if protocol == "paper" else ""

@@ -21,6 +21,7 @@ from leukoflow.matching import cell_metrics, match_points, scaled_radius
 from leukoflow.metrics import binary_metrics, confusion_counts, wilson_interval
 from leukoflow.patches import slide_verdict
 from leukoflow.readers.allidb1 import read_xyc
+from leukoflow.report_html import data_statement
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +184,7 @@ def write_table2(
     write_table_atomic(table, table_out)
     write_table_atomic(cells, cells_out)
     write_table_atomic(per_slide, cells_per_slide_out)
-    statement = (
-        "Synthetic demo data, not a reproduction of the paper."
-        if data == "synthetic"
-        else f"Real ALL-IDB1 from {source['root']} (manifest sha256 {source['manifest_sha256'][:16]}…)."
-    )
+    statement = data_statement(source, "ALL-IDB1")
     notes = [OVERLAP_NOTE] if data == "real" else []
     rejected = verdicts.loc[verdicts["status"] != "scored", "slide"].tolist()
     if rejected:
