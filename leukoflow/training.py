@@ -410,8 +410,19 @@ def fit(
         monitor=cfg.monitor,
         mode="min" if cfg.monitor == "val_loss" else "max",
         save_top_k=1,
-        save_last=True,
-        enable_version_counter=False,  # stable names: last.ckpt is what a restart looks for
+        enable_version_counter=False,
+    )
+    # The resume point, rewritten after every epoch. Lightning's own `save_last=True` only writes
+    # last.ckpt when the monitored metric improves, so a job killed after its best epoch would
+    # restart from the best epoch and redo the rest; an unmonitored top-1 checkpoint named
+    # "last" is saved every epoch instead.
+    last_epoch = ModelCheckpoint(
+        dirpath=state_dir,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_epochs=1,
+        enable_version_counter=False,  # stable name: last.ckpt is what a restart looks for
     )
     trainer = pl.Trainer(
         max_epochs=cfg.epochs,
@@ -420,7 +431,7 @@ def fit(
         precision=precision,
         # One log folder per attempt: CSVLogger would otherwise delete the earlier attempt's file.
         logger=CSVLogger(save_dir=state_dir, name="csv_logs", version=f"from_epoch_{done:03d}"),
-        callbacks=[checkpoint],
+        callbacks=[checkpoint, last_epoch],
         default_root_dir=state_dir,
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=cfg.progress_bar,

@@ -14,6 +14,7 @@ from leukoflow.models import LeukemiaNet
 from leukoflow.training import (
     EpochBatchSampler,
     TrainConfig,
+    completed_epochs,
     fit,
     load_exported,
     predict_proba,
@@ -136,6 +137,14 @@ def test_resume_continues_from_the_last_epoch(tmp_path, data):
     # The model object handed to the resumed job ends with the uninterrupted run's final weights.
     straight_final = pd.read_csv(straight_dir / "metrics.csv")
     assert second["best_epoch"] == straight["best_epoch"] == int(straight_final["val_loss"].idxmin())
+
+
+def test_last_checkpoint_is_the_last_epoch_not_the_best(tmp_path, data):
+    """Resume from where training stopped: last.ckpt holds every finished epoch even when the
+    best epoch came earlier (val_acc saturates at 1.0 early and ties do not improve)."""
+    summary, out = run(tmp_path, "late", tiny_model(), cpu_cfg(epochs=6, monitor="val_acc"), data)
+    assert summary["best_epoch"] < 5
+    assert completed_epochs(out / "state" / "last.ckpt") == 6
 
 
 def test_rerunning_a_finished_job_only_reexports(tmp_path, data):
