@@ -84,3 +84,45 @@ def test_bad_file_stops_with_its_name(workdir):
     run_snakemake(workdir, "results/manifests/allidb2.tsv", "--cores", "1", "--configfile", name)
     rejected = pd.read_csv(workdir / "results" / "manifests" / "allidb2.rejected.tsv", sep="\t")
     assert rejected["path"].str.endswith(victim.name).any()
+
+
+@pytest.mark.slow
+def test_killed_training_job_resumes_from_its_last_epoch(workdir):
+    """Kill snakemake while a fold trains; the rerun continues from the last finished epoch."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from leukoflow.training import completed_epochs
+
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    config["allidb2_cnn"]["epochs"] = 400
+    name = write_config(workdir, config)
+    target = "results/allidb2/leak_free/fold1/model.pt"
+    run_snakemake(workdir, "results/allidb2/leak_free/bags/index.tsv", "--cores", "1", "--configfile", name)
+    last = workdir / "results" / "state" / "allidb2" / "leak_free" / "fold1" / "last.ckpt"
+    cmd = [str(Path(sys.executable).with_name("snakemake")), "--snakefile", str(REPO / "Snakefile"),
+           target, "--cores", "1", "--configfile", name]
+    job = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (last.exists() and completed_epochs(last) >= 3):
+        time.sleep(0.2)
+    os.killpg(job.pid, signal.SIGKILL)  # the whole job: snakemake and the training script
+    job.wait()
+    done = completed_epochs(last)
+    assert 3 <= done < 400
+    assert not (workdir / target).exists()
+    config["allidb2_cnn"]["epochs"] = done + 2
+    name = write_config(workdir, config, "resume.yaml")
+    # A SIGKILL (a lost node, a power cut) leaves Snakemake's lock behind; --unlock is the
+    # documented first step, then the same command resumes.
+    run_snakemake(workdir, "--unlock", "--configfile", name)
+    run_snakemake(workdir, target, "--cores", "1", "--configfile", name)
+    log = (workdir / "results" / "logs" / "train" / "leak_free_fold1.log").read_text()
+    assert f"'resumed_from_epoch': {done}" in log
+    history = pd.read_csv(workdir / "results" / "allidb2" / "leak_free" / "fold1" / "history.csv")
+    assert history["epoch"].tolist() == list(range(done + 2))
