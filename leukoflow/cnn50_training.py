@@ -18,7 +18,7 @@ from leukoflow.cnn50 import CNN50, INPUT_SIZE
 from leukoflow.io import read_rgb, write_table_atomic, write_text_atomic
 from leukoflow.metrics import binary_metrics, confusion_counts
 from leukoflow.report_html import data_statement
-from leukoflow.training import TrainConfig, fit, load_exported, predict_proba
+from leukoflow.training import TrainConfig, fit, job_device, load_exported, predict_proba
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ def run_cnn50(
         fold_dir = Path(state_root) / f"fold{fold}"
         fit(CNN50(), images[train], labels[train], images[val], labels[val], cfg, fold_dir,
             fold_dir / "model.pt", fold_dir / "history.csv")
-        prob = predict_proba(load_exported(fold_dir / "model.pt"), images[test])[:, 1]
+        device = job_device(cfg.accelerator, cfg.allow_cpu_fallback)
+        prob = predict_proba(load_exported(fold_dir / "model.pt"), images[test], device=device)[:, 1]
         pred = (prob >= 0.5).astype(int)
         counts = confusion_counts(labels[test].numpy(), pred)
         metrics = binary_metrics(**counts, seed=fold)

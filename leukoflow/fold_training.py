@@ -17,7 +17,7 @@ from leukoflow.bags import TABLE_I_FOLDS
 from leukoflow.io import write_table_atomic
 from leukoflow.models import LeukemiaNet, load_features_state
 from leukoflow.pretrained import load_pretrained_features
-from leukoflow.training import TrainConfig, fit, load_exported, predict_proba
+from leukoflow.training import TrainConfig, fit, job_device, load_exported, predict_proba
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def train_fold(
     summary = fit(model, train_x, train_y, val_x, val_y, cfg, state_dir, model_out, history_out)
     log.info("fold %d trained: %s", fold, summary)
     best = load_exported(model_out)
-    probabilities = predict_proba(best, test_x, batch_size=cnn["batch_size"])
+    device = job_device(cfg.accelerator, cfg.allow_cpu_fallback)
+    probabilities = predict_proba(best, test_x, batch_size=cnn["batch_size"], device=device)
     index = pd.read_csv(index_path, sep="\t", dtype={"source_id": str, "id": str})
     rows = index.set_index("row").loc[test_rows.numpy()]
     predictions = pd.DataFrame(

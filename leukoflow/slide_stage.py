@@ -141,7 +141,7 @@ def segment_slide(rgb: np.ndarray, heatmap: np.ndarray, settings: dict) -> tuple
 
 def classify_patches(
     rgb: np.ndarray, centroids: np.ndarray, model_paths: Sequence[str], patch_size: int, input_size: int,
-    batch_size: int = 64,
+    batch_size: int = 64, device=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Boxes and P(ALL) per patch: the mean over the given models' probabilities.
 
@@ -153,7 +153,8 @@ def classify_patches(
     boxes = patch_boxes(centroids, rgb.shape[:2], size=patch_size)
     patches = resize_batch(extract_patches(rgb, boxes), input_size)
     probabilities = np.mean(
-        [predict_proba(load_exported(p), patches, batch_size=batch_size)[:, 1] for p in model_paths], axis=0
+        [predict_proba(load_exported(p), patches, batch_size=batch_size, device=device)[:, 1] for p in model_paths],
+        axis=0,
     )
     return boxes, probabilities.astype(np.float32)
 
@@ -258,7 +259,7 @@ def run_segment(*, manifest: pd.DataFrame, slide: str, heatmap_path: str, settin
 def run_classify(
     *, manifest: pd.DataFrame, slide: str, heatmap_path: str, mask_path: str, centroids_path: str,
     model_paths: Sequence[str], cnn: dict, settings: dict, patches_out: str, panel_out: str,
-    truth_xy=None, data_label: str = "",
+    truth_xy=None, data_label: str = "", device=None,
 ) -> pd.DataFrame:
     """Rule classify_patches: one batch of 257x257 patches per slide -> P(ALL), verdict boxes, panel."""
     row = slide_row(manifest, slide)
@@ -269,7 +270,9 @@ def run_classify(
         return table
     rgb = read_rgb(row["path"])
     centroids = pd.read_csv(centroids_path, sep="\t")[CENTROID_COLUMNS].to_numpy(np.int64)
-    boxes, prob = classify_patches(rgb, centroids, model_paths, settings["patch_size"], cnn["input_size"])
+    boxes, prob = classify_patches(
+        rgb, centroids, model_paths, settings["patch_size"], cnn["input_size"], device=device
+    )
     table = patch_table(slide, centroids, boxes, prob, settings["abnormal_threshold"])
     write_table_atomic(table, patches_out)
     heat = upsample_map(np.load(heatmap_path), rgb.shape[:2])

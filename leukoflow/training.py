@@ -148,6 +148,14 @@ def resolve_device(cfg: TrainConfig) -> tuple[str, str]:
     return accelerator, precision
 
 
+def job_device(accelerator: str, allow_cpu_fallback: bool) -> torch.device:
+    """The device of a job that runs the network without training it (augmentation, heatmaps,
+    patch scoring, test predictions): the same policy as `resolve_device`, so `accelerator: cpu`
+    never touches a GPU the job did not declare, and `gpu` without CUDA fails unless allowed."""
+    accelerator, _ = resolve_device(TrainConfig(accelerator=accelerator, allow_cpu_fallback=allow_cpu_fallback))
+    return torch.device("cuda" if accelerator == "gpu" else "cpu")
+
+
 # --------------------------------------------------------------------------------------------
 # in-memory data feeding
 

@@ -1,13 +1,11 @@
 """Rule augment: ALL-IDB2 crops -> 36 rotated/mirrored copies each -> bag tensor files."""
 
-import torch
-
 from leukoflow import glue
 from leukoflow.augmented_bags import build_augmented_bags
+from leukoflow.training import job_device
 
 
 def main(smk, log):
-    use_gpu = smk.params.accelerator != "cpu" and torch.cuda.is_available()
     build_augmented_bags(
         smk.input.manifest,
         list(smk.output.bags),
@@ -18,7 +16,7 @@ def main(smk, log):
         frame=smk.params.frame,
         input_size=smk.params.input_size,
         seed=smk.params.seed,
-        device="cuda" if use_gpu else "cpu",
+        device=job_device(smk.params.compute["accelerator"], smk.params.compute["allow_cpu_fallback"]),
     )
 
 

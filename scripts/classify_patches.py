@@ -5,6 +5,7 @@ import pandas as pd
 from leukoflow import glue
 from leukoflow.manifest import read_manifest
 from leukoflow.slide_stage import run_classify
+from leukoflow.training import job_device
 
 
 def main(smk, log):
@@ -26,6 +27,7 @@ def main(smk, log):
         panel_out=smk.output.panel,
         truth_xy=truth_xy,
         data_label=" [SYNTHETIC]" if smk.params.synthetic else "",
+        device=job_device(smk.params.compute["accelerator"], smk.params.compute["allow_cpu_fallback"]),
     )
 
 

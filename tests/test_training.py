@@ -254,3 +254,17 @@ def test_monitor_val_acc_picks_the_most_accurate_epoch(tmp_path, data):
     assert summary["best_val_acc"] == pytest.approx(metrics["val_acc"].max())
     assert summary["best_epoch"] == int(metrics["val_acc"].idxmax())  # first epoch reaching the max
     assert read_exported(out / "best.pt")["monitor"] == "val_acc"
+
+
+def test_job_device_follows_the_accelerator_policy(monkeypatch):
+    from leukoflow.training import job_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert job_device("cpu", False).type == "cpu"  # never a GPU the job did not declare
+    assert job_device("auto", False).type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert job_device("auto", False).type == "cpu"
+    with pytest.warns(RuntimeWarning):
+        assert job_device("gpu", True).type == "cpu"
+    with pytest.raises(ConfigError, match="accelerator"):
+        job_device("gpu", False)

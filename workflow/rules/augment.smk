@@ -26,6 +26,6 @@ rule augment:
         frame=CNN["frame"],
         input_size=CNN["input_size"],
         seed=CNN["seed"],
-        accelerator=config["compute"]["accelerator"],
+        compute=config["compute"],
     script:
         f"{SCRIPTS}/augment.py"

@@ -31,6 +31,7 @@ rule classify_patches:
         cnn=CNN,
         settings=SLIDES,
         synthetic=is_synthetic(config, "allidb1"),
+        compute=config["compute"],
     script:
         f"{SCRIPTS}/classify_patches.py"
 

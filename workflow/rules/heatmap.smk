@@ -42,6 +42,6 @@ rule heatmap:
         gpu=GPU_PER_JOB,
     params:
         cnn=CNN,
-        accelerator=config["compute"]["accelerator"],
+        compute=config["compute"],
     script:
         f"{SCRIPTS}/heatmap.py"
