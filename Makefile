@@ -27,12 +27,18 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
 
+PY_SOURCES := leukoflow workflow/scripts tests benchmarks
+
 lint: install
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/snakefmt --check workflow/Snakefile workflow/rules
 	$(BIN)/snakemake --lint --cores 1
-	$(BIN)/snakefmt --check Snakefile workflow/rules
 
 format: install
-	$(BIN)/snakefmt Snakefile workflow/rules
+	$(BIN)/ruff check --fix $(PY_SOURCES)
+	$(BIN)/ruff format $(PY_SOURCES)
+	$(BIN)/snakefmt workflow/Snakefile workflow/rules
 
 report: install
 	$(BIN)/snakemake --cores $(CORES) --report results/snakemake-report.html

@@ -43,27 +43,43 @@ def main() -> None:
 
     from skimage.color import rgb2hed
 
-    from leukoflow.io import read_rgb
-    from leukoflow.models import LeukemiaNet
-    from leukoflow.slide_stage import classify_patches, resize_image, segment_slide
-    from leukoflow.heatmap import excitation_map, image_to_batch, imagenet_normalise
-    from leukoflow.stain import rgb_to_hed
-    from leukoflow.synthetic import write_allidb1
-    from leukoflow.training import EXPORT_FORMAT
+    from leukoflow.allidb1.heatmap import excitation_map, image_to_batch, imagenet_normalise
+    from leukoflow.allidb1.stages import classify_patches, resize_image, segment_slide
+    from leukoflow.core.io import read_rgb
+    from leukoflow.core.stain import rgb_to_hed
+    from leukoflow.data.synthetic import write_allidb1
+    from leukoflow.nets.alexnet import AlexNetClassifier
+    from leukoflow.training.fit import EXPORT_FORMAT
 
-    settings = {"heat_threshold": 0.5, "eosin_threshold": None, "min_area": 1500, "opening_radius": 2,
-                "max_hole_area": 2000, "centroid_cost": "euclidean", "min_prominence": 1.0,
-                "closing_radius": 4, "min_distance": 40}
+    settings = {
+        "heat_threshold": 0.5,
+        "eosin_threshold": None,
+        "min_area": 1500,
+        "opening_radius": 2,
+        "max_hole_area": 2000,
+        "centroid_cost": "euclidean",
+        "min_prominence": 1.0,
+        "closing_radius": 4,
+        "min_distance": 40,
+    }
     input_size = max(65, round(257 * args.scale))
-    model = LeukemiaNet(input_size=input_size).eval()
+    model = AlexNetClassifier(input_size=input_size).eval()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "model.pt"
-        torch.save({"format": EXPORT_FORMAT, "architecture": "leukoflow.models:LeukemiaNet",
-                    "arch_kwargs": model.arch_kwargs, "state_dict": model.state_dict()}, model_path)
+        torch.save(
+            {
+                "format": EXPORT_FORMAT,
+                "architecture": "leukoflow.nets.alexnet:AlexNetClassifier",
+                "arch_kwargs": model.arch_kwargs,
+                "state_dict": model.state_dict(),
+            },
+            model_path,
+        )
         for width, height in ((2592, 1944), (1712, 1368)):
-            data = write_allidb1(Path(tmp) / f"s{width}", n_all=1, n_healthy=0, resolutions=[(width, height)],
-                                 layout="flat", seed=1)
+            data = write_allidb1(
+                Path(tmp) / f"s{width}", n_all=1, n_healthy=0, resolutions=[(width, height)], layout="flat", seed=1
+            )
             rgb = read_rgb(next(data.glob("*.jpg")))
             small = resize_image(rgb, args.scale)
             batch = imagenet_normalise(image_to_batch(small)).to(args.device)
@@ -75,12 +91,21 @@ def main() -> None:
             cls_t, (boxes, prob) = timed(lambda: classify_patches(rgb, centroids, [model_path], 257, input_size))
             hed_ours, _ = timed(lambda: rgb_to_hed(rgb), repeat=2)
             hed_skimage, _ = timed(lambda: rgb2hed(rgb), repeat=2)
-            rows.append({
-                "resolution": f"{width}x{height}", "network_input": f"{small.shape[1]}x{small.shape[0]}",
-                "bare_forward_s": bare, "heatmap_s": heat_t, "segment_s": seg_t, "classify_s": cls_t,
-                "slide_stage_s": heat_t + seg_t + cls_t, "patches": len(boxes),
-                "hed_float32_s": hed_ours, "hed_skimage_s": hed_skimage, "peak_rss_mib": peak_rss_mib(),
-            })
+            rows.append(
+                {
+                    "resolution": f"{width}x{height}",
+                    "network_input": f"{small.shape[1]}x{small.shape[0]}",
+                    "bare_forward_s": bare,
+                    "heatmap_s": heat_t,
+                    "segment_s": seg_t,
+                    "classify_s": cls_t,
+                    "slide_stage_s": heat_t + seg_t + cls_t,
+                    "patches": len(boxes),
+                    "hed_float32_s": hed_ours,
+                    "hed_skimage_s": hed_skimage,
+                    "peak_rss_mib": peak_rss_mib(),
+                }
+            )
     pd.set_option("display.width", 200)
     print(pd.DataFrame(rows).round(3).to_string(index=False))
     print(f"threads={args.threads} device={args.device} scale={args.scale} torch={torch.__version__}")

@@ -1,7 +1,7 @@
 """Training throughput of the AlexNet-based network under three data paths.
 
   (a) inmemory: the real pipeline. `augment_batch` rotates/mirrors the source images once into a
-      uint8 tensor in RAM; `leukoflow.training` feeds index batches to Lightning and normalises on
+      uint8 tensor in RAM; `leukoflow.training.fit` feeds index batches to Lightning and normalises on
       the device. Timed inside a real `pl.Trainer` run (no validation, no checkpoints).
   (b) bare:     the model step alone (forward, NLL, backward, SGD) on random float tensors already
       on the device: the ceiling any data path can reach.
@@ -58,11 +58,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_model(args, device):
-    from leukoflow.models import LeukemiaNet
+    from leukoflow.nets.alexnet import AlexNetClassifier
 
     torch.manual_seed(0)
     hidden = [int(h) for h in args.hidden.split(",") if h]
-    return LeukemiaNet(input_size=args.size, hidden=hidden).to(device)
+    return AlexNetClassifier(input_size=args.size, hidden=hidden).to(device)
 
 
 def source_images(args) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,8 +84,8 @@ def sync(device):
 def run_inmemory(args, device) -> dict:
     import pytorch_lightning as pl
 
-    from leukoflow.augment import augment_batch
-    from leukoflow.training import ClassifierModule, TrainConfig, make_loader
+    from leukoflow.allidb2.augment import augment_batch
+    from leukoflow.training.fit import ClassifierModule, TrainConfig, make_loader
 
     sources, source_labels = source_images(args)
     start = time.perf_counter()

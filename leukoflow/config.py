@@ -1,13 +1,32 @@
-"""Checks on the validated config that a JSON schema cannot express, and small accessors."""
+"""The workflow config: checks a JSON schema cannot express, the stage switches, small accessors.
+
+Sections: `datasets` (where each dataset lies), `synthetic` (the demo's generator), `summary`,
+`compute`, then one section per dataset with one subsection per stage (`allidb2.cnn`,
+`allidb2.filters`, `allidb1.slides`, `allidb1.cnn50`, ...).
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from leukoflow.errors import ConfigError
+from leukoflow.core.errors import ConfigError
+from leukoflow.data.datasets import DATASET_KEYS
 
-DATASETS = ("allidb1", "allidb2", "cnmc", "ukm")
+RENAMED_KEYS = {
+    "allidb2_cnn": "allidb2.cnn",
+    "allidb1_slides": "allidb1.slides",
+    "filters": "allidb2.filters",
+    "cnn50": "allidb1.cnn50",
+}
+"""Top-level keys of leukoflow 0.1 and where they live now."""
+
+
+def check_renamed_keys(config: dict) -> None:
+    """Name the new place of a 0.1 key before the schema rejects it as unknown."""
+    for old, new in RENAMED_KEYS.items():
+        if old in config:
+            raise ConfigError(f"{old}: this section moved to `{new}` (leukoflow 0.2); move its keys there")
 
 
 def dataset_settings(config: dict, dataset: str) -> dict:
@@ -16,12 +35,46 @@ def dataset_settings(config: dict, dataset: str) -> dict:
 
 def enabled_datasets(config: dict) -> list[str]:
     """Datasets switched on, in a fixed order so targets and reports are stable."""
-    return [name for name in DATASETS if dataset_settings(config, name).get("enabled", True)]
+    return [name for name in DATASET_KEYS if dataset_settings(config, name).get("enabled", True)]
 
 
 def is_synthetic(config: dict, dataset: str) -> bool:
     """A dataset with no root runs on the synthetic data the workflow writes itself."""
     return dataset_settings(config, dataset).get("root") in (None, "")
+
+
+def _stage_switch(config: dict, dataset: str, stage: str) -> bool:
+    return bool(config.get(dataset, {}).get(stage, {}).get("enabled", True))
+
+
+STAGES = {
+    # stage: (datasets it needs, config switch (dataset, stage) or None)
+    "allidb2": (("allidb2",), None),
+    "allidb2/filters": (("allidb2",), ("allidb2", "filters")),
+    "allidb1": (("allidb1",), None),
+    # The slide stage reads slides with the ALL-IDB2 network.
+    "allidb1/slides": (("allidb1", "allidb2"), None),
+    "allidb1/cnn50": (("allidb1",), ("allidb1", "cnn50")),
+    "cnmc": (("cnmc",), None),
+    "ukm": (("ukm",), None),
+}
+
+
+def is_enabled(config: dict, stage: str) -> bool:
+    """Whether `stage` runs: its datasets are enabled and its own switch (if any) is on.
+
+    Raises
+    ------
+    ConfigError
+        For a stage name not in `STAGES`.
+    """
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r}; expected one of {sorted(STAGES)}")
+    datasets, switch = STAGES[stage]
+    enabled = enabled_datasets(config)
+    if not all(name in enabled for name in datasets):
+        return False
+    return switch is None or _stage_switch(config, *switch)
 
 
 def check_config(config: dict) -> None:
@@ -45,9 +98,7 @@ _SLIDE_NAME = re.compile(r"^(Im\d+_[01])\.jpe?g$", re.IGNORECASE)
 
 def synthetic_slide_ids(n_all: int, n_healthy: int) -> list[str]:
     """Ids the synthetic ALL-IDB1 writer uses: ALL slides first, then healthy, numbered from 1."""
-    return [f"Im{i:03d}_1" for i in range(1, n_all + 1)] + [
-        f"Im{n_all + i:03d}_0" for i in range(1, n_healthy + 1)
-    ]
+    return [f"Im{i:03d}_1" for i in range(1, n_all + 1)] + [f"Im{n_all + i:03d}_0" for i in range(1, n_healthy + 1)]
 
 
 def slide_ids_in(root: str | Path) -> list[str]:
@@ -71,16 +122,28 @@ def allidb1_slide_ids(config: dict) -> list[str]:
 
 def slide_model_folds(config: dict) -> tuple[list[int], int]:
     """(folds whose models score slide patches, fold whose conv layers make the heatmap)."""
-    slides, cnn = config["allidb1_slides"], config["allidb2_cnn"]
+    slides, cnn = config["allidb1"]["slides"], config["allidb2"]["cnn"]
     folds = list(slides["model_folds"]) or list(cnn["folds"])
     missing = sorted(set(folds) - set(cnn["folds"]))
     if missing:
-        raise ConfigError(f"allidb1_slides.model_folds: folds {missing} are not trained (allidb2_cnn.folds)")
+        raise ConfigError(f"allidb1.slides.model_folds: folds {missing} are not trained (allidb2.cnn.folds)")
     if slides["model_protocol"] not in cnn["protocols"]:
         raise ConfigError(
-            f"allidb1_slides.model_protocol: {slides['model_protocol']!r} is not in allidb2_cnn.protocols"
+            f"allidb1.slides.model_protocol: {slides['model_protocol']!r} is not in allidb2.cnn.protocols"
         )
     heatmap_fold = slides["heatmap_fold"] or folds[0]
     if heatmap_fold not in cnn["folds"]:
-        raise ConfigError(f"allidb1_slides.heatmap_fold: fold {heatmap_fold} is not trained")
+        raise ConfigError(f"allidb1.slides.heatmap_fold: fold {heatmap_fold} is not trained (allidb2.cnn.folds)")
     return folds, heatmap_fold
+
+
+def filter_model(config: dict) -> tuple[str, int]:
+    """(protocol, fold) of the ALL-IDB2 model whose filters are analysed."""
+    filters, cnn = config["allidb2"]["filters"], config["allidb2"]["cnn"]
+    protocol = filters["protocol"]
+    if protocol not in cnn["protocols"]:
+        raise ConfigError(f"allidb2.filters.protocol: {protocol!r} is not in allidb2.cnn.protocols")
+    fold = filters["fold"] or cnn["folds"][0]
+    if fold not in cnn["folds"]:
+        raise ConfigError(f"allidb2.filters.fold: fold {fold} is not trained (allidb2.cnn.folds)")
+    return protocol, fold

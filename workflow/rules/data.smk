@@ -1,24 +1,24 @@
-# Data stage: synthetic datasets (demo), manifests of every dataset, dataset summary.
+# Data in: synthetic datasets (demo), manifests of every dataset, dataset summary.
 
 
-rule synthesize:
+rule data_synthesize:
     output:
         data=directory(f"{RESULTS}/synthetic/{{dataset}}/data"),
         truth=f"{RESULTS}/synthetic/{{dataset}}/truth.tsv",
     log:
-        f"{RESULTS}/logs/synthesize/{{dataset}}.log",
+        f"{LOGS}/data_synthesize/{{dataset}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/synthesize/{{dataset}}.tsv"
+        f"{BENCHMARKS}/data_synthesize/{{dataset}}.tsv"
     conda:
         ENV
     params:
         settings=lambda wildcards: config["synthetic"][wildcards.dataset],
         seed=config["synthetic"]["seed"],
     script:
-        f"{SCRIPTS}/synthesize.py"
+        f"{SCRIPTS}/data/synthesize.py"
 
 
-rule manifest:
+rule data_manifest:
     input:
         unpack(dataset_input),
     output:
@@ -26,9 +26,9 @@ rule manifest:
         rejected=f"{RESULTS}/manifests/{{dataset}}.rejected.tsv",
         source=f"{RESULTS}/manifests/{{dataset}}.source.json",
     log:
-        f"{RESULTS}/logs/manifest/{{dataset}}.log",
+        f"{LOGS}/data_manifest/{{dataset}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/manifest/{{dataset}}.tsv"
+        f"{BENCHMARKS}/data_manifest/{{dataset}}.tsv"
     conda:
         ENV
     threads: 2
@@ -43,10 +43,10 @@ rule manifest:
         ),
         seed=config["synthetic"]["seed"],
     script:
-        f"{SCRIPTS}/manifest.py"
+        f"{SCRIPTS}/data/manifest.py"
 
 
-rule summary:
+rule data_summary:
     input:
         manifests=expand(f"{RESULTS}/manifests/{{dataset}}.tsv", dataset=DATASETS),
         rejected=expand(
@@ -68,9 +68,9 @@ rule summary:
             for dataset in DATASETS
         ],
     log:
-        f"{RESULTS}/logs/summary.log",
+        f"{LOGS}/data_summary/summary.log",
     benchmark:
-        f"{RESULTS}/benchmarks/summary.tsv"
+        f"{BENCHMARKS}/data_summary/summary.tsv"
     conda:
         ENV
     params:
@@ -79,4 +79,15 @@ rule summary:
         thumbnail_px=config["summary"]["thumbnail_px"],
         seed=config["synthetic"]["seed"],
     script:
-        f"{SCRIPTS}/summary.py"
+        f"{SCRIPTS}/data/summary.py"
+
+
+REPORT_INPUTS.update(
+    sources=expand(f"{RESULTS}/manifests/{{dataset}}.source.json", dataset=DATASETS),
+    summary_counts=f"{RESULTS}/summary/counts.tsv",
+    summary_sizes=f"{RESULTS}/summary/sizes.tsv",
+    summary_sheets=expand(
+        f"{RESULTS}/summary/contact_{{dataset}}.png", dataset=DATASETS
+    ),
+    summary_rejected=f"{RESULTS}/manifests/rejected.tsv",
+)

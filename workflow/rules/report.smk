@@ -1,6 +1,5 @@
-# The HTML report: one self-contained page (figures embedded as data URIs) built from named
-# inputs (`report_inputs()` in common.smk). A section appears only when its inputs are here; see
-# leukoflow/report.py for the keys.
+# The HTML report: one self-contained page (figures embedded as data URIs) built from the named
+# outputs every rule file registers in STAGE_OUTPUTS (see leukoflow/report/compose.py).
 
 
 rule report:
@@ -13,18 +12,17 @@ rule report:
             caption="../report/index_html.rst",
         ),
     log:
-        f"{RESULTS}/logs/report.log",
+        f"{LOGS}/report/report.log",
     benchmark:
-        f"{RESULTS}/benchmarks/report.tsv"
+        f"{BENCHMARKS}/report/report.tsv"
     conda:
         ENV
     params:
         config=config,
-        paper=PAPER,
         workflow_dir=workflow.basedir,
         # Read at run time, not declared as inputs: benchmark files are no rule's output.
-        benchmarks_dir=f"{RESULTS}/benchmarks",
+        benchmarks_dir=BENCHMARKS,
         # This job's own benchmark is written after it ends: left out, even when a rerun finds one.
-        own_benchmark=f"{RESULTS}/benchmarks/report.tsv",
+        own_benchmark=f"{BENCHMARKS}/report/report.tsv",
     script:
         f"{SCRIPTS}/report.py"

@@ -1,0 +1,366 @@
+"""The report's ALL-IDB1 sections: Table II with slide-level confusion and ROC, cell-level
+detection, slide panels, and the 50x50 CNN baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from leukoflow.allidb1.paper import CNN50, TABLE2
+from leukoflow.core.errors import DatasetError
+from leukoflow.core.evaluation import pooled_note
+from leukoflow.core.io import write_text_atomic
+from leukoflow.report.figures import RocCurve, classifier_figure
+from leukoflow.report.framework import (
+    BINARY_METRICS,
+    ReportContext,
+    ReportInputs,
+    SectionSpec,
+    confusion_cells,
+    metric_table,
+    read_table,
+    synthetic_tag,
+)
+from leukoflow.report.html import (
+    Section,
+    downscaled_image_uri,
+    esc,
+    figure,
+    format_percent,
+    frame_table,
+    html_table,
+    page,
+    paragraph,
+    png_data_uri,
+)
+
+CLASSES = ("healthy", "ALL")  # slide label 0, 1 (`_0` / `_1` in the file name)
+# Slide panels shown per outcome: a few correct slides for reference, the mistakes in full up to 4.
+PANEL_PICKS = {"true positive": 2, "true negative": 2, "false positive": 4, "false negative": 4}
+PANEL_WIDTH_PX = 1200  # panels are embedded downscaled to this width at most, as JPEG
+PER_SLIDE_HEADERS = {  # allidb1/cells_per_slide.tsv columns -> table headers
+    "slide": "Slide",
+    "radius_px": "Match radius (px)",
+    "blasts": "Blasts (.xyc)",
+    "abnormal_patches": "Abnormal patches",
+    "tp": "TP",
+    "fp": "FP",
+    "fn": "FN",
+    "white_cells": "White cells (truth)",
+    "detections": "Patches",
+    "located": "Located",
+}
+
+
+def slide_outcomes(verdicts: pd.DataFrame) -> pd.Series:
+    """`true positive` ... `false negative` per slide (label vs verdict; 1 = ALL)."""
+    label = verdicts["label"].astype(int).to_numpy()
+    verdict = verdicts["verdict"].astype(int).to_numpy()
+    names = np.select(
+        [(label == 1) & (verdict == 1), (label == 0) & (verdict == 0), (label == 0) & (verdict == 1)],
+        ["true positive", "true negative", "false positive"],
+        default="false negative",
+    )
+    return pd.Series(names, index=verdicts.index, name="outcome")
+
+
+def read_verdicts(path: str) -> pd.DataFrame:
+    """Rule slide_verdicts' per-slide table; only slides with status `scored` count anywhere."""
+    verdicts = read_table(path, ["slide", "label", "status", "n_patches", "n_abnormal", "max_prob", "verdict"])
+    scored = verdicts[verdicts["status"] == "scored"].copy()
+    if scored["label"].isna().any():
+        raise DatasetError(path, "a scored slide has no label")
+    scored["outcome"] = slide_outcomes(scored)
+    overlaps = scored["overlaps_training"] if "overlaps_training" in scored else pd.Series(False, index=scored.index)
+    scored["overlaps_training"] = overlaps.astype(str).str.lower().eq("true")
+    return scored
+
+
+def select_panel_slides(
+    verdicts: pd.DataFrame, available: Sequence[str], picks: Mapping[str, int] = PANEL_PICKS
+) -> pd.DataFrame:
+    """Up to `picks[outcome]` slides per outcome among those with a panel, most confident verdict
+    first (highest max P(ALL) for an ALL verdict, lowest for a healthy one), ties by slide id:
+    deterministic, and it shows the clearest hits and the most confident mistakes."""
+    shown = verdicts[verdicts["slide"].isin(list(available))].assign(
+        confidence=lambda t: np.where(t["verdict"].astype(int) == 1, t["max_prob"], -t["max_prob"])
+    )
+    chosen = [
+        shown[shown["outcome"] == outcome].sort_values(["confidence", "slide"], ascending=[False, True]).head(n)
+        for outcome, n in picks.items()
+    ]
+    return pd.concat(chosen).drop(columns="confidence") if chosen else shown.iloc[:0]
+
+
+def panel_caption(row) -> str:
+    label, verdict = (CLASSES[int(row[k])] for k in ("label", "verdict"))
+    overlap = "; overlaps the ALL-IDB2 training crops" if row["overlaps_training"] else ""
+    return (
+        f"{row['slide']}: label {label}, verdict {verdict} ({row['outcome']}); {int(row['n_patches'])} patches, "
+        f"{int(row['n_abnormal'])} abnormal, max P(ALL) {float(row['max_prob']):.3f}{overlap}."
+    )
+
+
+def network_statement(context: ReportContext) -> str:
+    """Slides are read by the ALL-IDB2 network: its training data is part of every slide result."""
+    if "allidb2" not in context.sources:
+        return ""
+    return paragraph("The patch classifier is the ALL-IDB2 network; its training data:", "note") + context.banner(
+        "allidb2"
+    )
+
+
+def render_table2(inputs: ReportInputs, context: ReportContext) -> list[Section]:
+    if not (inputs.has("table2") or inputs.has("slide_verdicts")):
+        return []
+    tag = synthetic_tag(context, "allidb1")
+    parts = [context.banner("allidb1"), network_statement(context)]
+    subsections = []
+    if inputs.has("table2"):
+        required = [
+            "subset",
+            "n_slides",
+            "tp",
+            "tn",
+            "fp",
+            "fn",
+            *(f"{m}{s}" for m, _ in BINARY_METRICS for s in ("", "_ci_low", "_ci_high")),
+        ]
+        table = read_table(inputs.one("table2"), required)
+        paper = TABLE2
+        subsections.append(("allidb1-table2", "Table II"))
+        parts.append("<h3 id='allidb1-table2'>Table II</h3>")
+        if paper:
+            values = paper.get("values", {})
+            parts.append(
+                paragraph(
+                    f"Paper values: {paper.get('source', '?')}; TP {values.get('tp', '?')}, TN {values.get('tn', '?')}, "
+                    f"FP {values.get('fp', '?')}, FN {values.get('fn', '?')}.",
+                    "note",
+                )
+            )
+        parts.append(
+            metric_table(
+                table.assign(counts=confusion_cells(table)),
+                table_id="table2",
+                columns=[("subset", "Subset"), ("n_slides", "Slides"), ("counts", "TP / TN / FP / FN")],
+                metrics=BINARY_METRICS,
+                caption=f"Table II{tag}: slide called ALL when it holds at least k abnormal patches; "
+                "under each value of ours, in grey, the paper's.",
+            )
+        )
+    if inputs.has("slide_verdicts"):
+        verdicts = read_verdicts(inputs.one("slide_verdicts"))
+        overlapping = int(verdicts["overlaps_training"].sum())
+        if overlapping or context.sources.get("allidb1", {}).get("source") == "real":
+            from leukoflow.allidb1.table2 import OVERLAP_NOTE  # imports torch: only when the note applies
+
+            parts.append(paragraph(f"{OVERLAP_NOTE} Slides marked as overlapping: {overlapping}.", "warning"))
+        result = classifier_figure(
+            verdicts["label"].astype(int),
+            verdicts["verdict"].astype(int),
+            CLASSES,
+            {
+                "slides, score max patch P(ALL)": RocCurve(
+                    verdicts["label"].astype(int).to_numpy(), verdicts["max_prob"].to_numpy(float)
+                )
+            },
+            f"ALL-IDB1 slides{tag}: label vs verdict",
+        )
+        auc = next(iter(result.aucs.values()))
+        subsections.append(("allidb1-slides-roc", "Slide-level confusion matrix and ROC"))
+        parts.append("<h3 id='allidb1-slides-roc'>Slide-level confusion matrix and ROC</h3>")
+        parts.append(
+            figure(
+                png_data_uri(result.png),
+                "slide-level confusion matrix and ROC",
+                f"{len(verdicts)} scored slides: verdict against label; ROC of the slide score max P(ALL) over its "
+                f"patches (a slide without patches scores 0): AUC "
+                + ("undefined (one class only)" if auc is None else f"{auc:.3f}")
+                + ".",
+            )
+        )
+        wrong = verdicts[verdicts["outcome"].str.startswith("false")].sort_values(["outcome", "slide"])
+        if len(wrong):
+            rows = [
+                [
+                    r.slide,
+                    r.outcome,
+                    int(r.n_patches),
+                    int(r.n_abnormal),
+                    f"{r.max_prob:.3f}",
+                    "yes" if r.overlaps_training else "no",
+                ]
+                for r in wrong.itertuples()
+            ]
+            parts.append(
+                html_table(
+                    ["Slide", "Outcome", "Patches", "Abnormal patches", "Max P(ALL)", "Overlaps training"],
+                    rows,
+                    table_id="allidb1-wrong",
+                    caption="Misclassified slides (panels of up to 4 per outcome below).",
+                )
+            )
+    return [Section("allidb1", "ALL-IDB1: Table II (slide level)", "".join(parts), subsections)]
+
+
+def render_cells(inputs: ReportInputs, context: ReportContext) -> list[Section]:
+    if not (inputs.has("cells") or inputs.has("cells_per_slide")):
+        return []
+    tag = synthetic_tag(context, "allidb1")
+    parts = [
+        context.banner("allidb1"),
+        paragraph(
+            "Not reported by the paper. Blast detection: abnormal patch centres matched one-to-one to the "
+            ".xyc blast centroids within a radius scaled to the slide width. White-cell localisation (synthetic "
+            "data only, where the generator knows every white cell): any patch centre matched to any white cell.",
+            "note",
+        ),
+    ]
+    if inputs.has("cells"):
+        cells = read_table(inputs.one("cells"), ["level", "tp", "fp", "fn", "precision", "recall", "f1"])
+        # F1 has no interval in allidb1_cells.tsv (no closed form like Wilson's): shown without one.
+        cells["f1_text"] = cells["f1"].map(format_percent)
+        parts.append(
+            metric_table(
+                cells,
+                table_id="allidb1-cells",
+                columns=[("level", "Level"), ("tp", "TP"), ("fp", "FP"), ("fn", "FN")],
+                metrics=(("precision", "Precision"), ("recall", "Recall")),
+                trailing=[("f1_text", "F1 %")],
+                caption=f"Cell-level detection{tag}, pooled over scored slides (Wilson 95% intervals).",
+            )
+        )
+    if inputs.has("cells_per_slide"):
+        per_slide = read_table(inputs.one("cells_per_slide"), ["slide", "tp", "fp", "fn"])
+        if "radius_px" in per_slide:
+            per_slide["radius_px"] = per_slide["radius_px"].map("{:.1f}".format)
+        per_slide = per_slide.rename(columns=PER_SLIDE_HEADERS)
+        parts.append(
+            frame_table(
+                per_slide,
+                table_id="allidb1-cells-per-slide",
+                caption=f"Per slide{tag}: blasts (.xyc), abnormal patches and their matches.",
+            )
+        )
+    return [Section("allidb1-cells", "ALL-IDB1: cell-level detection", "".join(parts))]
+
+
+def render_panels(inputs: ReportInputs, context: ReportContext) -> list[Section]:
+    panels = {slide: inputs.one(f"panel_{slide}") for slide in inputs.suffixes("panel_")}
+    if not panels:
+        return []
+    parts = [context.banner("allidb1")]
+    subsections = []
+    if inputs.has("slide_verdicts"):
+        chosen = select_panel_slides(read_verdicts(inputs.one("slide_verdicts")), list(panels))
+        groups = [(outcome, chosen[chosen["outcome"] == outcome]) for outcome in PANEL_PICKS]
+        parts.append(
+            paragraph(
+                f"{len(chosen)} of {len(panels)} slide panels: up to "
+                + ", ".join(f"{n} {outcome}s" for outcome, n in PANEL_PICKS.items())
+                + ", most confident verdict first. Red boxes: abnormal patches; green: normal.",
+                "note",
+            )
+        )
+        for outcome, group in groups:
+            if group.empty:
+                continue
+            anchor = "panels-" + outcome.replace(" ", "-")
+            subsections.append((anchor, f"{outcome.capitalize()}s"))
+            parts.append(f"<h3 id='{esc(anchor)}'>{esc(outcome.capitalize())}s ({len(group)})</h3>")
+            parts += [
+                figure(
+                    downscaled_image_uri(panels[row["slide"]], PANEL_WIDTH_PX),
+                    f"panel {row['slide']}",
+                    panel_caption(row),
+                )
+                for _, row in group.iterrows()
+            ]
+    else:  # no verdicts to choose by: the first slides by id, captioned with the id only
+        shown = sorted(panels)[: sum(PANEL_PICKS.values())]
+        parts.append(paragraph(f"{len(shown)} of {len(panels)} slide panels (no slide verdicts given).", "note"))
+        parts += [figure(downscaled_image_uri(panels[s], PANEL_WIDTH_PX), f"panel {s}", f"{s}.") for s in shown]
+    return [Section("allidb1-panels", "ALL-IDB1: slide panels", "".join(parts), subsections)]
+
+
+def render_cnn50(inputs: ReportInputs, context: ReportContext) -> list[Section]:
+    if not (inputs.has("cnn50") or inputs.has("cnn50_predictions")):
+        return []
+    tag = synthetic_tag(context, "allidb1")
+    parts = [context.banner("allidb1")]
+    paper = CNN50
+    if paper:
+        parts.append(
+            paragraph(
+                f"Paper value: {paper.get('source', '?')}: accuracy "
+                f"{format_percent(paper.get('values', {}).get('accuracy'), 1)}%.",
+                "note",
+            )
+        )
+    if inputs.has("cnn50"):
+        table = read_table(inputs.one("cnn50"), ["fold", "n_test", "tp", "tn", "fp", "fn", "accuracy"])
+        css = ["pooled" if fold == "all" else "" for fold in table["fold"].astype(str)]
+        trailing = [(c, "Test slides seen in training") for c in ("test_slides_seen_in_training",) if c in table]
+        parts.append(
+            metric_table(
+                table.assign(counts=confusion_cells(table)),
+                table_id="cnn50",
+                columns=[("fold", "Fold"), ("n_test", "Test slides"), ("counts", "TP / TN / FP / FN")],
+                metrics=(("accuracy", "Accuracy"),),
+                trailing=trailing,
+                row_css=css,
+                caption=f"50x50 CNN on whole ALL-IDB1 images{tag}, leak-free folds, then pooled ('all'); "
+                "under our accuracy, in grey, the paper's.",
+            )
+        )
+        if "test_bag" in table:
+            parts.append(
+                paragraph(pooled_note(table.loc[table["fold"].astype(str) != "all", "test_bag"].tolist()), "note")
+            )
+    if inputs.has("cnn50_predictions"):
+        predictions = read_table(inputs.one("cnn50_predictions"), ["label", "prob_all", "pred"])
+        result = classifier_figure(
+            predictions["label"],
+            predictions["pred"],
+            CLASSES,
+            {"test slides": RocCurve(predictions["label"].to_numpy(), predictions["prob_all"].to_numpy(float))},
+            f"ALL-IDB1 50x50 CNN{tag}, test slides pooled over folds",
+        )
+        auc = result.aucs["test slides"]
+        parts.append(
+            figure(
+                png_data_uri(result.png),
+                "confusion matrix and ROC cnn50",
+                f"{len(predictions)} test slides: AUC "
+                + ("undefined (one class only)" if auc is None else f"{auc:.3f}")
+                + ".",
+            )
+        )
+    return [Section("cnn50", "ALL-IDB1: 50x50 CNN baseline", "".join(parts))]
+
+
+SECTIONS = [
+    SectionSpec(("table2", "slide_verdicts"), render_table2),
+    SectionSpec(("cells", "cells_per_slide"), render_cells),
+    SectionSpec(("panel_", "slide_verdicts"), render_panels),
+    SectionSpec(("cnn50", "cnn50_predictions"), render_cnn50),
+]
+
+
+def write_table2_page(inputs: dict, source: dict, html_out: str) -> None:
+    """A stand-alone page with Table II and the cell-level tables (for Snakemake's own report);
+    `inputs` are report keys (table2, slide_verdicts, cells, cells_per_slide) -> paths."""
+    context = ReportContext(sources={"allidb1": source})
+    report_inputs = ReportInputs(inputs)
+    sections = render_table2(report_inputs, context) + render_cells(report_inputs, context)
+    write_text_atomic(html_out, page("ALL-IDB1 Table II", "", sections))
+
+
+def write_cnn50_page(table_path: str, predictions_path: str, source: dict, html_out: str) -> None:
+    """A stand-alone page with the 50x50 CNN's table, confusion matrix and ROC."""
+    context = ReportContext(sources={"allidb1": source})
+    sections = render_cnn50(ReportInputs({"cnn50": table_path, "cnn50_predictions": predictions_path}), context)
+    write_text_atomic(html_out, page("ALL-IDB1 50x50 CNN", "", sections))

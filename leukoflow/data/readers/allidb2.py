@@ -1,0 +1,42 @@
+"""ALL-IDB2 reader: single-cell crops `ImXXX_Y.tif` (Y = 1 ALL, 0 healthy), found recursively.
+
+Most crops are 257x257 but ten real ones are smaller (down to 193 px wide), so the size is
+read from each file and never asserted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leukoflow.core.errors import DatasetError
+from leukoflow.data.readers.common import (
+    Candidate,
+    Problems,
+    ScanResult,
+    build_manifest,
+    list_files,
+    parse_allidb_name,
+    require_root,
+    split_images,
+)
+
+DATASET = "allidb2"
+IMAGE_SUFFIXES = (".tif", ".tiff")
+CLASS_NAMES = {0: "healthy", 1: "ALL"}
+
+
+def scan(root: str | Path, strict: bool = True, workers: int | None = None) -> ScanResult:
+    root = require_root(root)
+    images, _ = split_images(list_files(root), DATASET)
+    problems = Problems(DATASET, strict)
+    candidates = []
+    for path in images:
+        try:
+            image_id, label = parse_allidb_name(path, IMAGE_SUFFIXES, "ALL-IDB2")
+        except DatasetError as error:
+            problems.report_error(error)
+            continue
+        candidates.append(
+            Candidate(id=image_id, path=path, label=label, class_name=CLASS_NAMES[label], source_id=image_id)
+        )
+    return build_manifest(DATASET, root, candidates, problems, workers=workers)

@@ -1,0 +1,367 @@
+"""The four synthetic datasets, each written in the on-disk layout of the real one.
+
+Every writer puts the dataset under `<out_dir>/data/` and the planted truth in
+`<out_dir>/truth.tsv`. The dataset is built in a hidden staging folder beside `data/` and
+renamed onto it only when complete, so a killed run never leaves a half-written dataset that
+looks finished; an older `data/` is replaced as a whole.
+
+Each image draws from its own random generator keyed by (seed, dataset, image number), so an
+image does not change when the number of other images does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from leukoflow.core.errors import ConfigError
+from leukoflow.core.io import write_table_atomic
+from leukoflow.data.synthetic.cells import BLAST_KINDS
+from leukoflow.data.synthetic.field import render_crop, render_segmented_cell
+from leukoflow.data.synthetic.slides import render_slide
+
+ALLIDB1_JPEG_QUALITY = 90
+ALLIDB2_SIZE = 257
+# ALL-IDB2 crops that are not 257x257 in the real set: (number, label) -> (width, height).
+ALLIDB2_ODD_SIZES = {
+    (25, 1): (257, 253),
+    (90, 1): (257, 256),
+    (103, 1): (257, 253),
+    (144, 0): (257, 235),
+    (167, 0): (257, 232),
+    (197, 0): (257, 220),
+    (221, 0): (193, 257),
+    (233, 0): (196, 257),
+    (238, 0): (257, 214),
+    (251, 0): (232, 257),
+}
+HEALTHY_MIX = (("lymphocyte", 0.7), ("neutrophil", 0.3))  # white cells of healthy ALL-IDB2 crops
+UKM_CLASSES = ("neutrophil", "promyelocyte", "lymphoblast")  # label order of the manifest
+CNMC_FOLDS = 3
+CNMC_PRELIM_DIR = "C-NMC_test_prelim_phase_data"
+CNMC_PRELIM_CSV = "C-NMC_test_prelim_phase_data_labels.csv"
+MIN_SLIDE_SIDE = 320  # room for one large blast wholly inside the slide
+
+# Dataset keys for the random generators: one stream per (seed, dataset, item).
+_ALLIDB1, _ALLIDB2, _CNMC, _UKM = 1, 2, 3, 4
+
+
+def image_rng(seed: int, *keys: int) -> np.random.Generator:
+    """The generator of one item. The key count goes into the entropy because SeedSequence
+    pads with zeros: [seed, a, b] and [seed, a, b, 0] would otherwise be the same stream."""
+    return np.random.default_rng([seed, len(keys), *keys])
+
+
+# --- shared plumbing --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def staged_data(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a staging folder; on success it becomes `<out_dir>/data` (replacing an old one)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".data.partial-", dir=out_dir))
+    try:
+        yield staging
+        target = out_dir / "data"
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def save_image(array: np.ndarray, path: Path, **options) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".tif":
+        import tifffile
+
+        # Uncompressed, no tifffile JSON description: like the real crops, and byte-reproducible.
+        tifffile.imwrite(path, array, photometric="rgb", metadata=None)
+    else:
+        Image.fromarray(array).save(path, **options)
+
+
+def save_text(text: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def write_truth(out_dir: str | Path, rows: list[dict], columns: Sequence[str]) -> None:
+    write_table_atomic(pd.DataFrame(rows, columns=list(columns)), Path(out_dir) / "truth.tsv")
+
+
+def check_count(dataset: str, key: str, value, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"synthetic.{dataset}.{key}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_seed(dataset: str, seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"synthetic.seed: expected a non-negative integer for {dataset}, got {seed!r}")
+    return int(seed)
+
+
+def healthy_kind(rng: np.random.Generator) -> str:
+    kinds, weights = zip(*HEALTHY_MIX)
+    return str(rng.choice(kinds, p=weights))
+
+
+def image_ids(n_all: int, n_healthy: int) -> list[tuple[int, int]]:
+    """(number, label) of every image: ALL ones first (label 1), then healthy ones (label 0)."""
+    return [(i, 1) for i in range(1, n_all + 1)] + [(n_all + i, 0) for i in range(1, n_healthy + 1)]
+
+
+def stem_of(number: int, label: int) -> str:
+    return f"Im{number:03d}_{label}"
+
+
+# --- ALL-IDB1 ---------------------------------------------------------------------------------
+
+
+def write_allidb1(
+    out_dir: str | Path,
+    *,
+    n_all: int,
+    n_healthy: int,
+    resolutions: Sequence[Sequence[int]] = ((2592, 1944), (1712, 1368)),
+    layout: str = "split",
+    seed: int = 0,
+) -> Path:
+    """Whole slides `ImXXX_Y.jpg` with blast centroids in `ImXXX_Y.xyc`.
+
+    layout "split": `data/im/*.jpg` and `data/xyc/*.xyc` (the published archive); "flat": both
+    in `data/`. Slides cycle through `resolutions` (width, height). Truth: one row per white
+    cell (`image_id, x, y, kind, is_blast, radius`); the .xyc holds exactly the blast rows.
+    """
+    n_all = check_count("allidb1", "n_all", n_all)
+    n_healthy = check_count("allidb1", "n_healthy", n_healthy)
+    seed = check_seed("allidb1", seed)
+    if n_all + n_healthy == 0:
+        raise ConfigError("synthetic.allidb1: n_all + n_healthy must be at least 1")
+    if layout not in ("split", "flat"):
+        raise ConfigError(f"synthetic.allidb1.layout: expected 'split' or 'flat', got {layout!r}")
+    sizes = check_resolutions(resolutions)
+    rows = []
+    with staged_data(out_dir) as data:
+        image_dir, xyc_dir = (data / "im", data / "xyc") if layout == "split" else (data, data)
+        for index, (number, label) in enumerate(image_ids(n_all, n_healthy)):
+            width, height = sizes[index % len(sizes)]
+            field, cells = render_slide(image_rng(seed, _ALLIDB1, number), height, width, has_blasts=label == 1)
+            stem = stem_of(number, label)
+            save_image(field.rgb, image_dir / f"{stem}.jpg", format="JPEG", quality=ALLIDB1_JPEG_QUALITY)
+            lines = []
+            for cell in cells:
+                x, y, is_blast = int(round(cell.x)), int(round(cell.y)), cell.kind in BLAST_KINDS
+                rows.append(
+                    dict(image_id=stem, x=x, y=y, kind=cell.kind, is_blast=int(is_blast), radius=round(cell.radius, 1))
+                )
+                if is_blast:
+                    lines.append(f"{x}\t{y}\n")
+            save_text("".join(lines), xyc_dir / f"{stem}.xyc")
+    write_truth(out_dir, rows, ["image_id", "x", "y", "kind", "is_blast", "radius"])
+    return Path(out_dir) / "data"
+
+
+def check_resolutions(resolutions) -> list[tuple[int, int]]:
+    try:
+        sizes = [(int(w), int(h)) for w, h in resolutions]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"synthetic.allidb1.resolutions: expected [[width, height], ...], got {resolutions!r}"
+        ) from None
+    if not sizes or min(min(size) for size in sizes) < MIN_SLIDE_SIDE:
+        raise ConfigError(
+            f"synthetic.allidb1.resolutions: need at least one size, each side >= {MIN_SLIDE_SIDE} px; got {resolutions!r}"
+        )
+    return sizes
+
+
+# --- ALL-IDB2 ---------------------------------------------------------------------------------
+
+
+def odd_sizes_for(n_all: int, n_healthy: int) -> dict[tuple[int, int], tuple[int, int]]:
+    """Which images get the ten odd sizes of the real set: (number, label) -> (width, height).
+
+    An odd size stays on its real image id when that id exists in the requested count;
+    otherwise it moves to the last images of its class, keeping at least half of each class
+    at 257x257, so small synthetic sets still hold some odd sizes.
+    """
+    ids = set(image_ids(n_all, n_healthy))
+    placed = {key: size for key, size in ALLIDB2_ODD_SIZES.items() if key in ids}
+    for label, count in ((1, n_all), (0, n_healthy)):
+        homeless = [size for key, size in sorted(ALLIDB2_ODD_SIZES.items()) if key[1] == label and key not in ids]
+        taken = sum(1 for key in placed if key[1] == label)
+        room = max(0, count // 2 - taken)
+        numbers = [number for number, lab in image_ids(n_all, n_healthy) if lab == label]
+        free = [number for number in numbers if (number, label) not in placed][-room:] if room else []
+        for number, size in zip(free, homeless):
+            placed[(number, label)] = size
+    return placed
+
+
+def write_allidb2(out_dir: str | Path, *, n_all: int, n_healthy: int, odd_sizes: bool = True, seed: int = 0) -> Path:
+    """Single-cell crops `data/img/ImXXX_Y.tif`, uncompressed RGB, 257x257 unless odd-sized."""
+    n_all = check_count("allidb2", "n_all", n_all)
+    n_healthy = check_count("allidb2", "n_healthy", n_healthy)
+    seed = check_seed("allidb2", seed)
+    if n_all + n_healthy == 0:
+        raise ConfigError("synthetic.allidb2: n_all + n_healthy must be at least 1")
+    odd = odd_sizes_for(n_all, n_healthy) if odd_sizes else {}
+    rows = []
+    with staged_data(out_dir) as data:
+        for number, label in image_ids(n_all, n_healthy):
+            rng = image_rng(seed, _ALLIDB2, number)
+            kind = "lymphoblast" if label == 1 else healthy_kind(rng)
+            rgb = render_crop(rng, kind, ALLIDB2_SIZE).rgb
+            if (number, label) in odd:
+                rgb = cut_at_edge(rng, rgb, *odd[(number, label)])
+            stem = stem_of(number, label)
+            save_image(rgb, data / "img" / f"{stem}.tif")
+            rows.append(dict(id=stem, kind=kind))
+    write_truth(out_dir, rows, ["id", "kind"])
+    return Path(out_dir) / "data"
+
+
+def cut_at_edge(rng: np.random.Generator, rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Keep a width x height window flush with one side: the real odd crops met a slide edge."""
+    top = 0 if rng.random() < 0.5 else rgb.shape[0] - height
+    left = 0 if rng.random() < 0.5 else rgb.shape[1] - width
+    return np.ascontiguousarray(rgb[top : top + height, left : left + width])
+
+
+# --- C-NMC 2019 -------------------------------------------------------------------------------
+
+
+def cnmc_cell_names(rng: np.random.Generator, subject: str, n_cells: int, tag: str) -> list[str]:
+    """`UID_<subject>_<image>_<cell>_<tag>.bmp` names: cells grouped 1-4 per source image."""
+    names, image, cell = [], 1, 0
+    per_image = int(rng.integers(1, 5))
+    for _ in range(n_cells):
+        if cell == per_image:
+            image, cell, per_image = image + 1, 0, int(rng.integers(1, 5))
+        cell += 1
+        names.append(f"UID_{subject}_{image}_{cell}_{tag}.bmp")
+    return names
+
+
+def write_cnmc(
+    out_dir: str | Path,
+    *,
+    subjects_all: int,
+    subjects_hem: int,
+    cells_per_subject: int,
+    prelim_subjects: int,
+    cells_per_prelim_subject: int,
+    size: int = 450,
+    nested: bool = False,
+    seed: int = 0,
+) -> Path:
+    """Training folds `fold_{0,1,2}/{all,hem}/UID_*.bmp` plus the preliminary test set.
+
+    Subjects are dealt to the three folds whole (never split across folds), each class
+    separately so every fold holds both. ALL subjects are numbered 1.., healthy ones H1..;
+    preliminary-test subjects continue both numberings, so they never occur in training. The
+    preliminary cells are renamed 1.bmp.. in shuffled order and listed in the labels CSV with
+    their original UID name. `prelim_subjects=0` writes no preliminary set.
+    """
+    subjects_all = check_count("cnmc", "subjects_all", subjects_all)
+    subjects_hem = check_count("cnmc", "subjects_hem", subjects_hem)
+    cells_per_subject = check_count("cnmc", "cells_per_subject", cells_per_subject, 1)
+    prelim_subjects = check_count("cnmc", "prelim_subjects", prelim_subjects)
+    cells_per_prelim = check_count("cnmc", "cells_per_prelim_subject", cells_per_prelim_subject, 1)
+    size = check_count("cnmc", "size", size, 64)
+    seed = check_seed("cnmc", seed)
+    if subjects_all + subjects_hem == 0:
+        raise ConfigError("synthetic.cnmc: subjects_all + subjects_hem must be at least 1")
+
+    order_rng = image_rng(seed, _CNMC, 0)
+    all_ids = [str(i) for i in range(1, subjects_all + 1)]
+    hem_ids = [f"H{i}" for i in range(1, subjects_hem + 1)]
+    folds = {}
+    for ids in (all_ids, hem_ids):
+        for position, subject in enumerate(order_rng.permutation(ids) if ids else []):
+            folds[str(subject)] = position % CNMC_FOLDS
+    prelim_all = prelim_all_subjects(prelim_subjects)
+    prelim_ids = [str(subjects_all + i) for i in range(1, prelim_all + 1)]
+    prelim_ids += [f"H{subjects_hem + i}" for i in range(1, prelim_subjects - prelim_all + 1)]
+
+    def subject_key(subject: str) -> int:
+        # ALL subject n -> n, healthy subject Hn -> 10^6 + n: one random stream each.
+        return int(subject[1:]) + 1_000_000 if subject.startswith("H") else int(subject)
+
+    rows = []
+    with staged_data(out_dir) as data:
+        root = data / "C-NMC_Leukemia" if nested else data
+        train_dir = root / "training_data" if nested else root
+        prelim_parent = root / "validation_data" if nested else root
+        for subject in all_ids + hem_ids:
+            key = subject_key(subject)
+            tag, kind = ("hem", "lymphocyte") if subject.startswith("H") else ("all", "lymphoblast")
+            folder = train_dir / f"fold_{folds[subject]}" / tag
+            names = cnmc_cell_names(image_rng(seed, _CNMC, key), subject, cells_per_subject, tag)
+            for index, name in enumerate(names):
+                rgb = render_segmented_cell(image_rng(seed, _CNMC, key, index), kind, size).rgb
+                save_image(rgb, folder / name, format="BMP")
+                rows.append(dict(id=name[: -len(".bmp")], kind=kind))
+        if prelim_ids:
+            cells = []
+            for subject in prelim_ids:
+                key = subject_key(subject)
+                tag, kind = ("hem", "lymphocyte") if subject.startswith("H") else ("all", "lymphoblast")
+                names = cnmc_cell_names(image_rng(seed, _CNMC, key), subject, cells_per_prelim, tag)
+                cells += [(name, kind, image_rng(seed, _CNMC, key, index)) for index, name in enumerate(names)]
+            lines = ["Patient_ID,new_names,labels\n"]
+            for new_number, index in enumerate(order_rng.permutation(len(cells)), start=1):
+                name, kind, rng = cells[index]
+                save_image(
+                    render_segmented_cell(rng, kind, size).rgb,
+                    prelim_parent / CNMC_PRELIM_DIR / f"{new_number}.bmp",
+                    format="BMP",
+                )
+                lines.append(f"{name},{new_number}.bmp,{int(kind in BLAST_KINDS)}\n")
+                rows.append(dict(id=f"prelim_{new_number}", kind=kind))
+            save_text("".join(lines), prelim_parent / CNMC_PRELIM_CSV)
+    write_truth(out_dir, rows, ["id", "kind"])
+    return Path(out_dir) / "data"
+
+
+def prelim_all_subjects(prelim_subjects: int) -> int:
+    """How many preliminary-test subjects have ALL: about 60 % (the real set is 65 % ALL cells),
+    at least one of each class when there are two or more subjects."""
+    if prelim_subjects <= 1:
+        return prelim_subjects
+    return int(min(max(round(0.6 * prelim_subjects), 1), prelim_subjects - 1))
+
+
+# --- UKM-WBC ----------------------------------------------------------------------------------
+
+
+def write_ukm(out_dir: str | Path, *, per_class: int, size: int = 256, seed: int = 0) -> Path:
+    """`data/<class>/images/<stem>.png` with a 0/255 nucleus mask `data/<class>/masks/<stem>.png`.
+
+    Classes neutrophil, promyelocyte, lymphoblast; stems `<class>_NNNN`.
+    """
+    per_class = check_count("ukm", "per_class", per_class, 1)
+    size = check_count("ukm", "size", size, 64)
+    seed = check_seed("ukm", seed)
+    rows = []
+    with staged_data(out_dir) as data:
+        for class_index, kind in enumerate(UKM_CLASSES):
+            for number in range(1, per_class + 1):
+                field = render_crop(image_rng(seed, _UKM, class_index, number), kind, size)
+                stem = f"{kind}_{number:04d}"
+                save_image(field.rgb, data / kind / "images" / f"{stem}.png", format="PNG")
+                save_image(field.nucleus.astype(np.uint8) * 255, data / kind / "masks" / f"{stem}.png", format="PNG")
+                rows.append(dict(id=f"{kind}/{stem}", kind=kind))
+    write_truth(out_dir, rows, ["id", "kind"])
+    return Path(out_dir) / "data"

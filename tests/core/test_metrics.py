@@ -1,0 +1,206 @@
+"""Confusion-matrix metrics against scikit-learn and scipy; intervals; undefined cases."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+from sklearn.metrics import (
+    accuracy_score,
+    classification_report,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from leukoflow.core.metrics import (
+    binary_metrics,
+    confusion_counts,
+    per_class_report,
+    roc_points,
+    wilson_interval,
+)
+
+METRICS = ("accuracy", "specificity", "sensitivity", "precision", "f_score")
+
+
+def labels_from_counts(tp, tn, fp, fn):
+    """y_true, y_pred arrays (shuffled) realising a confusion matrix."""
+    y_true = np.repeat([1, 0, 0, 1], [tp, tn, fp, fn])
+    y_pred = np.repeat([1, 0, 1, 0], [tp, tn, fp, fn])
+    order = np.random.default_rng(tp + 7 * fn).permutation(len(y_true))
+    return y_true[order], y_pred[order]
+
+
+def random_counts(n_matrices, seed=0, high=60):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, high, (n_matrices, 4))
+    counts[rng.random((n_matrices, 4)) < 0.1] = 0  # some empty cells, to reach the edge cases
+    return [tuple(int(c) for c in row) for row in counts if row.sum() > 0]
+
+
+def test_confusion_counts_agree_with_sklearn():
+    rng = np.random.default_rng(1)
+    y_true = rng.integers(0, 2, 500)
+    y_pred = rng.integers(0, 2, 500)
+    counts = confusion_counts(y_true, y_pred)
+    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    assert counts == {"tp": tp, "tn": tn, "fp": fp, "fn": fn}
+    # positive label other than 1: string labels, everything else is negative
+    names = np.where(y_true == 1, "ALL", "healthy")
+    predicted = np.where(y_pred == 1, "ALL", "healthy")
+    assert confusion_counts(names, predicted, positive="ALL") == counts
+    swapped = confusion_counts(y_true, y_pred, positive=0)
+    assert swapped == {"tp": tn, "tn": tp, "fp": fn, "fn": fp}
+
+
+def test_confusion_counts_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="equal length"):
+        confusion_counts([0, 1, 1], [0, 1])
+
+
+@pytest.mark.parametrize("counts", random_counts(60))
+def test_point_estimates_agree_with_sklearn(counts):
+    tp, tn, fp, fn = counts
+    y_true, y_pred = labels_from_counts(*counts)
+    result = binary_metrics(tp, tn, fp, fn, n_boot=50)
+    expected = {
+        "accuracy": accuracy_score(y_true, y_pred),
+        "sensitivity": recall_score(y_true, y_pred, pos_label=1, zero_division=np.nan),
+        "specificity": recall_score(y_true, y_pred, pos_label=0, zero_division=np.nan),
+        "precision": precision_score(y_true, y_pred, pos_label=1, zero_division=np.nan),
+        "f_score": f1_score(y_true, y_pred, pos_label=1, zero_division=np.nan),
+    }
+    for name, value in expected.items():
+        if math.isnan(value):
+            assert math.isnan(result[name]), name
+        else:
+            assert result[name] == pytest.approx(value, abs=1e-12), name
+    assert result["n"] == len(y_true)
+
+
+@pytest.mark.parametrize("counts", random_counts(30, seed=2))
+def test_intervals_contain_the_estimate(counts):
+    result = binary_metrics(*counts, n_boot=500, seed=3)
+    for name in METRICS:
+        if math.isnan(result[name]):
+            assert math.isnan(result[f"{name}_ci_low"]) and math.isnan(result[f"{name}_ci_high"])
+            continue
+        assert 0.0 <= result[f"{name}_ci_low"] <= result[name] <= result[f"{name}_ci_high"] <= 1.0, name
+
+
+def test_intervals_shrink_as_n_grows():
+    base = np.array([40, 35, 10, 15])
+    widths = []
+    for scale in (1, 10, 100):
+        result = binary_metrics(*(int(c) for c in base * scale), n_boot=2000, seed=0)
+        widths.append([result[f"{m}_ci_high"] - result[f"{m}_ci_low"] for m in METRICS])
+        # same proportions at every scale: the point estimates do not move
+        assert result["f_score"] == pytest.approx(2 * 40 / (2 * 40 + 10 + 15))
+    widths = np.array(widths)
+    assert (widths[1] < widths[0]).all() and (widths[2] < widths[1]).all()
+    # roughly 1/sqrt(n): a hundredfold n gives about a tenth of the width
+    assert np.allclose(widths[2] / widths[0], 0.1, rtol=0.35)
+
+
+def test_narrower_confidence_level_gives_narrower_interval():
+    wide = binary_metrics(50, 40, 6, 9, ci=0.95)
+    narrow = binary_metrics(50, 40, 6, 9, ci=0.5)
+    for name in METRICS:
+        assert narrow[f"{name}_ci_high"] - narrow[f"{name}_ci_low"] < wide[f"{name}_ci_high"] - wide[f"{name}_ci_low"]
+
+
+@pytest.mark.parametrize("successes, trials", [(0, 10), (3, 10), (10, 10), (87, 100), (1870, 1872), (5, 7)])
+@pytest.mark.parametrize("ci", [0.9, 0.95, 0.99])
+def test_wilson_matches_scipy(successes, trials, ci):
+    reference = binomtest(successes, trials).proportion_ci(confidence_level=ci, method="wilson")
+    low, high = wilson_interval(successes, trials, ci)
+    assert low == pytest.approx(reference.low, abs=1e-10)
+    assert high == pytest.approx(reference.high, abs=1e-10)
+
+
+def test_wilson_textbook_value():
+    # 81 of 263 with 95 %: Wilson interval 0.2553 .. 0.3662 (Newcombe 1998, Table I example)
+    low, high = wilson_interval(81, 263)
+    assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
+
+
+def test_f_score_bootstrap_is_seeded():
+    a = binary_metrics(30, 50, 8, 12, seed=1)
+    b = binary_metrics(30, 50, 8, 12, seed=1)
+    c = binary_metrics(30, 50, 8, 12, seed=2)
+    assert a == b
+    assert (a["f_score_ci_low"], a["f_score_ci_high"]) != (c["f_score_ci_low"], c["f_score_ci_high"])
+
+
+def test_zero_denominators_give_nan_not_errors():
+    only_negatives = binary_metrics(0, 20, 0, 0)  # no positives anywhere
+    assert only_negatives["accuracy"] == 1.0 and only_negatives["specificity"] == 1.0
+    for name in ("sensitivity", "precision", "f_score"):
+        assert math.isnan(only_negatives[name])
+        assert math.isnan(only_negatives[f"{name}_ci_low"]) and math.isnan(only_negatives[f"{name}_ci_high"])
+
+    never_predicted = binary_metrics(0, 10, 0, 5)  # positives exist but none predicted
+    assert math.isnan(never_predicted["precision"])
+    assert never_predicted["sensitivity"] == 0.0 and never_predicted["f_score"] == 0.0
+    assert never_predicted["f_score_ci_low"] == never_predicted["f_score_ci_high"] == 0.0
+
+    empty = binary_metrics(0, 0, 0, 0)
+    assert all(math.isnan(empty[name]) for name in METRICS)
+    assert empty["n"] == 0
+
+    perfect = binary_metrics(25, 25, 0, 0)
+    assert perfect["f_score"] == 1.0 and perfect["sensitivity_ci_high"] == 1.0
+    assert perfect["sensitivity_ci_low"] < 1.0  # Wilson keeps a non-zero width at p = 1
+
+
+def test_binary_metrics_rejects_bad_counts():
+    with pytest.raises(ValueError, match="fp must be a non-negative integer"):
+        binary_metrics(1, 2, -1, 0)
+    with pytest.raises(ValueError, match="tp"):
+        binary_metrics(1.5, 2, 1, 0)
+    with pytest.raises(ValueError, match="ci"):
+        binary_metrics(1, 2, 1, 0, ci=1.0)
+
+
+def test_per_class_report_agrees_with_sklearn():
+    rng = np.random.default_rng(4)
+    names = ["neutrophil", "promyelocyte", "lymphoblast"]
+    y_true = rng.integers(0, 3, 300)
+    y_pred = np.where(rng.random(300) < 0.7, y_true, rng.integers(0, 3, 300))
+    report = per_class_report(y_true, y_pred, names)
+    assert report["class"].tolist() == names + ["macro", "weighted"]
+    expected = classification_report(y_true, y_pred, labels=[0, 1, 2], target_names=names, output_dict=True)
+    for row in report.itertuples():
+        key = {"macro": "macro avg", "weighted": "weighted avg"}.get(row._1, row._1)
+        assert row.precision == pytest.approx(expected[key]["precision"])
+        assert row.recall == pytest.approx(expected[key]["recall"])
+        assert row.f1 == pytest.approx(expected[key]["f1-score"])
+        assert row.support == expected[key]["support"]
+
+
+def test_per_class_report_undefined_and_bad_labels():
+    report = per_class_report([0, 0, 1, 1], [0, 0, 0, 0], ["healthy", "ALL"])
+    all_row = report.set_index("class").loc["ALL"]
+    assert math.isnan(all_row["precision"]) and all_row["recall"] == 0.0 and all_row["support"] == 2
+    with pytest.raises(ValueError, match="outside"):
+        per_class_report([0, 2], [0, 1], ["healthy", "ALL"])
+
+
+def test_roc_points_agree_with_sklearn():
+    rng = np.random.default_rng(5)
+    y_true = rng.integers(0, 2, 400)
+    scores = y_true * 0.8 + rng.normal(0, 0.6, 400)
+    fpr, tpr, area = roc_points(y_true, scores)
+    assert area == pytest.approx(roc_auc_score(y_true, scores))
+    assert 0.7 < area < 1.0
+    assert fpr[0] == 0 and tpr[-1] == 1 and (np.diff(fpr) >= 0).all() and (np.diff(tpr) >= 0).all()
+    assert roc_points(y_true, y_true.astype(float))[2] == 1.0
+    assert roc_points(y_true, -scores)[2] == pytest.approx(1 - area)
+
+
+def test_roc_points_needs_both_classes():
+    with pytest.raises(ValueError, match="both"):
+        roc_points([1, 1, 1], [0.2, 0.5, 0.9])

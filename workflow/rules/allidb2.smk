@@ -1,0 +1,171 @@
+# ALL-IDB2 (Ghosh, Singh & Sheet 2017, III-A, IV-B, IV-C): 36 rotated/mirrored copies per crop
+# dealt into five bags, ten folds of training (Table I), and the analysis of the network's filters.
+
+from leukoflow.config import filter_model
+
+CNN = config["allidb2"]["cnn"]
+FILTER_PROTOCOL, FILTER_FOLD = (
+    filter_model(config) if is_enabled("allidb2/filters") else (None, None)
+)
+
+
+ANGLES = [CNN["angle_step"] * k for k in range(int(round(360 / CNN["angle_step"])))]
+# File contracts other rule files read (the slide stage reads the models and the bags).
+ALLIDB2_MODEL = f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/model.pt"
+ALLIDB2_BAGS = expand(
+    f"{RESULTS}/allidb2/{{{{protocol}}}}/bags/bag{{bag}}.pt",
+    bag=range(1, CNN["n_bags"] + 1),
+)
+
+
+rule allidb2_augment:
+    input:
+        manifest=f"{RESULTS}/manifests/allidb2.tsv",
+    output:
+        bags=ALLIDB2_BAGS,
+        index=f"{RESULTS}/allidb2/{{protocol}}/bags/index.tsv",
+    log:
+        f"{LOGS}/allidb2_augment/{{protocol}}.log",
+    benchmark:
+        f"{BENCHMARKS}/allidb2_augment/{{protocol}}.tsv"
+    conda:
+        ENV
+    threads: THREADS
+    resources:
+        gpu=GPU_PER_JOB,
+    params:
+        angles=ANGLES,
+        mirror=CNN["mirror"],
+        frame=CNN["frame"],
+        input_size=CNN["input_size"],
+        seed=CNN["seed"],
+        compute=config["compute"],
+    script:
+        f"{SCRIPTS}/allidb2/augment.py"
+
+
+# One job per protocol and fold; resumable state lives under results/state (not a declared
+# output, which Snakemake deletes when a job fails), so a killed job restarts from its last epoch.
+rule allidb2_train:
+    input:
+        bags=rules.allidb2_augment.output.bags,
+        index=rules.allidb2_augment.output.index,
+    output:
+        model=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/model.pt",
+        history=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/history.csv",
+        predictions=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/test_predictions.tsv",
+    log:
+        f"{LOGS}/allidb2_train/{{protocol}}_fold{{fold}}.log",
+    benchmark:
+        f"{BENCHMARKS}/allidb2_train/{{protocol}}_fold{{fold}}.tsv"
+    conda:
+        ENV
+    threads: THREADS
+    resources:
+        gpu=GPU_PER_JOB,
+    params:
+        state_dir=f"{RESULTS}/state/allidb2/{{protocol}}/fold{{fold}}",
+        cnn=CNN,
+        compute=config["compute"],
+        weights_cache=f"{RESULTS}/state/weights",
+    script:
+        f"{SCRIPTS}/allidb2/train.py"
+
+
+rule allidb2_table1:
+    input:
+        predictions=expand(
+            f"{RESULTS}/allidb2/{{{{protocol}}}}/fold{{fold}}/test_predictions.tsv",
+            fold=CNN["folds"],
+        ),
+        histories=expand(
+            f"{RESULTS}/allidb2/{{{{protocol}}}}/fold{{fold}}/history.csv",
+            fold=CNN["folds"],
+        ),
+        index=rules.allidb2_augment.output.index,
+        source=f"{RESULTS}/manifests/allidb2.source.json",
+    output:
+        table=report(
+            f"{RESULTS}/tables/table1_{{protocol}}.tsv",
+            caption="../report/table1.rst",
+            category="3. ALL-IDB2 Table I",
+            subcategory="{protocol}",
+            labels={"protocol": "{protocol}", "result": "Table I"},
+        ),
+        html=f"{RESULTS}/tables/table1_{{protocol}}.html",
+        curves=report(
+            f"{RESULTS}/allidb2/{{protocol}}/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="3. ALL-IDB2 Table I",
+            subcategory="{protocol}",
+            labels={"protocol": "{protocol}", "result": "learning curves"},
+        ),
+    log:
+        f"{LOGS}/allidb2_table1/{{protocol}}.log",
+    benchmark:
+        f"{BENCHMARKS}/allidb2_table1/{{protocol}}.tsv"
+    conda:
+        ENV
+    params:
+        folds=CNN["folds"],
+    script:
+        f"{SCRIPTS}/allidb2/table1.py"
+
+
+rule allidb2_filters:
+    input:
+        model=ALLIDB2_MODEL.format(protocol=FILTER_PROTOCOL, fold=FILTER_FOLD),
+        bags=[bag.format(protocol=FILTER_PROTOCOL) for bag in ALLIDB2_BAGS],
+        source=f"{RESULTS}/manifests/allidb2.source.json",
+    output:
+        blinding=f"{RESULTS}/allidb2/filters/blinding.tsv",
+        blinding_png=report(
+            f"{RESULTS}/allidb2/filters/blinding.png",
+            caption="../report/filter_blinding.rst",
+            category="6. Filter analysis",
+            labels={"figure": "filter blinding"},
+        ),
+        js_raw=report(
+            f"{RESULTS}/allidb2/filters/js_raw.png",
+            caption="../report/filter_js.rst",
+            category="6. Filter analysis",
+            labels={"figure": "JS distances, filter order"},
+        ),
+        js_sorted=report(
+            f"{RESULTS}/allidb2/filters/js_sorted.png",
+            caption="../report/filter_js.rst",
+            category="6. Filter analysis",
+            labels={"figure": "JS distances, clustered order"},
+        ),
+    log:
+        f"{LOGS}/allidb2_filters/filters.log",
+    benchmark:
+        f"{BENCHMARKS}/allidb2_filters/filters.tsv"
+    conda:
+        ENV
+    threads: THREADS
+    params:
+        fold=FILTER_FOLD,
+        cnn=CNN,
+        n_patches=config["allidb2"]["filters"]["n_patches"],
+    script:
+        f"{SCRIPTS}/allidb2/filters.py"
+
+
+if is_enabled("allidb2"):
+    for protocol in CNN["protocols"]:
+        REPORT_INPUTS[f"table1_{protocol}"] = f"{RESULTS}/tables/table1_{protocol}.tsv"
+        REPORT_INPUTS[f"curves_{protocol}"] = (
+            f"{RESULTS}/allidb2/{protocol}/learning_curves.png"
+        )
+        REPORT_INPUTS[f"predictions_{protocol}"] = expand(
+            f"{RESULTS}/allidb2/{protocol}/fold{{fold}}/test_predictions.tsv",
+            fold=CNN["folds"],
+        )
+if is_enabled("allidb2/filters"):
+    REPORT_INPUTS.update(
+        filters_blinding=f"{RESULTS}/allidb2/filters/blinding.tsv",
+        filters_blinding_png=f"{RESULTS}/allidb2/filters/blinding.png",
+        filters_js_raw=f"{RESULTS}/allidb2/filters/js_raw.png",
+        filters_js_sorted=f"{RESULTS}/allidb2/filters/js_sorted.png",
+    )
