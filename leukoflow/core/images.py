@@ -15,10 +15,10 @@ from leukoflow.core.errors import DatasetError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-NORMALISATIONS = ("imagenet", "unit")
-"""`imagenet`: RGB scaled to [0, 1], minus ImageNet's mean, over its std (networks whose conv
-layers come from, or are meant for, ImageNet weights). `unit`: any channel count scaled to [0, 1]
-(the U-Net on grey CLAHE images)."""
+NORMALISATIONS = ("imagenet", "unit", "signed")
+"""`imagenet`: RGB scaled to [0, 1], minus ImageNet's mean, over its std (torchvision-style ImageNet
+weights). `unit`: any channel count scaled to [0, 1] (the U-Net on grey CLAHE images). `signed`:
+(x - 127) / 128, the input of the TensorFlow EfficientNet-Lite models."""
 
 
 def check_images(images, labels=None, *, name: str = "images", channels: tuple[int, ...] = (3,)):
@@ -73,10 +73,10 @@ def normalisation_constants(
     Parameters
     ----------
     device : torch.device or str
-    normalisation : {"imagenet", "unit"}
+    normalisation : {"imagenet", "unit", "signed"}
         See `NORMALISATIONS`.
     channels : int
-        Channel count for "unit" (ImageNet normalisation needs 3).
+        Channel count for "unit" and "signed" (ImageNet normalisation needs 3).
 
     Raises
     ------
@@ -86,6 +86,9 @@ def normalisation_constants(
     if normalisation == "unit":
         scale = torch.full((1, channels, 1, 1), 1.0 / 255.0, dtype=torch.float32, device=device)
         return scale, torch.zeros_like(scale)
+    if normalisation == "signed":
+        scale = torch.full((1, channels, 1, 1), 1.0 / 128.0, dtype=torch.float32, device=device)
+        return scale, torch.full_like(scale, -127.0 / 128.0)
     if normalisation != "imagenet":
         raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
     if channels != 3:
