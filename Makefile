@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (see README):
 #   make run    create .venv, install, run the default workflow (synthetic demo)
-#   make test   create .venv, install, run the test suite
+#   make test   create .venv, install, install the tests' system packages, run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -24,8 +24,12 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/snakemake --cores $(CORES)
 
+# tests/system-packages.sh installs the Debian packages of the browser and SLURM tests when missing
+# (root, apt-get) before pytest starts, and prints the skip variables of what cannot be had here.
 test: install
-	$(BIN)/python -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
+	@skips="$$(tests/system-packages.sh)" && \
+	echo "$(BIN)/python -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)$${skips:+  (with $$skips)}" && \
+	env $$skips $(BIN)/python -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
 
 PY_SOURCES := leukoflow workflow/scripts tests benchmarks
 

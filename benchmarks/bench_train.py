@@ -58,11 +58,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_model(args, device):
-    from leukoflow.nets.alexnet import AlexNetClassifier
+    from leukoflow.nets.ghosh import GhoshNet
 
     torch.manual_seed(0)
     hidden = [int(h) for h in args.hidden.split(",") if h]
-    return AlexNetClassifier(input_size=args.size, hidden=hidden).to(device)
+    return GhoshNet(input_size=args.size, hidden=hidden).to(device)
 
 
 def source_images(args) -> tuple[torch.Tensor, torch.Tensor]:

@@ -51,6 +51,8 @@ STAGES = {
     # stage: (datasets it needs, config switch (dataset, stage) or None)
     "allidb2": (("allidb2",), None),
     "allidb2/filters": (("allidb2",), ("allidb2", "filters")),
+    # Where each ALL-IDB2 crop was cut from: searches the ALL-IDB1 slides.
+    "allidb2/provenance": (("allidb2", "allidb1"), ("allidb2", "provenance")),
     "allidb1": (("allidb1",), None),
     # The slide stage reads slides with the ALL-IDB2 network.
     "allidb1/slides": (("allidb1", "allidb2"), None),
@@ -147,3 +149,16 @@ def filter_model(config: dict) -> tuple[str, int]:
     if fold not in cnn["folds"]:
         raise ConfigError(f"allidb2.filters.fold: fold {fold} is not trained (allidb2.cnn.folds)")
     return protocol, fold
+
+
+def ukm_unet_runs(config: dict) -> list[tuple[str, int]]:
+    """(loss, fold) of every UKM-WBC U-Net: the main loss on folds 1..k, then the comparison loss
+    (`ukm.unet.compare_loss`, none to skip) on `compare_fold`."""
+    unet = config["ukm"]["unet"]
+    runs = [(unet["loss"], fold) for fold in range(1, unet["folds"] + 1)]
+    compare = unet["compare_loss"]
+    if compare in (None, "none", unet["loss"]):
+        return runs
+    if not 1 <= unet["compare_fold"] <= unet["folds"]:
+        raise ConfigError(f"ukm.unet.compare_fold: fold {unet['compare_fold']} is not in 1..{unet['folds']}")
+    return [*runs, (compare, unet["compare_fold"])]

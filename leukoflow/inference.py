@@ -27,7 +27,8 @@ EXPORT_FORMAT = "leukoflow.classifier/1"
 """Format tag of exported files (classifiers and segmenters alike; the name is historical)."""
 
 RENAMED_ARCHITECTURES = {
-    "leukoflow.models:LeukemiaNet": "leukoflow.nets.alexnet:AlexNetClassifier",
+    "leukoflow.models:LeukemiaNet": "leukoflow.nets.ghosh:GhoshNet",  # backbone defaults to AlexNet
+    "leukoflow.nets.alexnet:AlexNetClassifier": "leukoflow.nets.ghosh:GhoshNet",
     "leukoflow.cnn50:CNN50": "leukoflow.nets.cnn50:CNN50",
 }
 
@@ -128,12 +129,12 @@ def predict_proba(
     model : nn.Module
         Maps normalised (N, 3, S, S) float to log-probabilities; moved to `device`, left in eval mode.
     x_uint8 : array-like
-        uint8 (N, 3, S, S) images.
+        uint8 (N, C, S, S) images (float32 features with normalisation "none").
     device : torch.device, optional
         Where to run (default CPU; use `core.device.job_device` for the workflow's policy).
         bf16 autocast and channels_last on CUDA.
     """
-    images, _ = check_images(x_uint8, name="predict")
+    images, _ = check_images(x_uint8, name="predict", channels=None, features=normalisation == "none")
     return torch.cat(list(_batches(model, images, batch_size, device, normalisation))).exp().numpy()
 
 

@@ -11,7 +11,8 @@ Two measured departures from the literal recipe, both needed for clumps of touch
   the centre in integer steps, and every step of such a ridge satisfies the non-strict 3x3 rule:
   two touching disks of radius 20 gave 5 such "maxima" each. A regional maximum is a connected
   plateau with no higher neighbour; it yields one centroid (its member pixel nearest the
-  plateau's mean, so the point always lies on the mask).
+  plateau's mean, so the point always lies on the mask). `rule="literal_3x3"` keeps the literal
+  rule (the as-published slide method), also with one centroid per plateau.
 * The axis sum is biased for touching cells: inside a cell that touches a neighbour along x, the
   row run continues into the neighbour, so the x term grows towards the contact while the y term
   barely falls, and the maximum moves about 0.7 radius towards the neighbour (two disks of
@@ -40,6 +41,7 @@ from skimage.morphology import h_maxima, local_maxima
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 CostName = Literal["euclidean", "axis_sum"]
+RuleName = Literal["regional_maxima", "literal_3x3"]
 
 
 def _check_mask(mask: np.ndarray) -> np.ndarray:
@@ -163,17 +165,31 @@ def _prominent_maxima(cost_map: np.ndarray, min_prominence: float) -> np.ndarray
     return peaks
 
 
+def literal_maxima(cost_map: np.ndarray) -> np.ndarray:
+    """The paper's rule, literally: a foreground pixel is a centroid candidate iff its cost equals
+    the maximum of its 3x3 neighbourhood (pixels outside the image count as 0).
+
+    Two 8-adjacent candidates bound each other from above, so they hold the same value: every
+    8-connected group of candidates is a plateau, and `find_centroids` takes one point from it.
+    """
+    neighbourhood = ndimage.maximum_filter(cost_map, size=3, mode="constant", cval=0)
+    return (cost_map == neighbourhood) & (cost_map > 0)
+
+
 def find_centroids(
     mask: np.ndarray,
     cost: CostName = "euclidean",
     min_prominence: float = 1.0,
     min_cost: float = 1.0,
     min_distance: float | None = None,
+    rule: RuleName = "regional_maxima",
 ) -> np.ndarray:
     """Centroids of the cells in a binary mask: (N, 2) int64 array of (x, y), sorted by (y, x).
 
     `cost`: "euclidean" (default) or the paper's "axis_sum" (see the module docstring).
-    Candidates are the regional maxima of the cost that rise at least `min_prominence` above
+    `rule`: "literal_3x3" takes the paper's rule as written (`literal_maxima`: every pixel that
+    is the maximum of its 3x3 neighbourhood, one centroid per plateau; `min_prominence` is not
+    used). With the default "regional_maxima", candidates are the regional maxima of the cost that rise at least `min_prominence` above
     the saddle joining them to any higher region (`skimage.morphology.h_maxima`); with integer
     axis costs, 1 means every regional maximum. Raise it to stop a bumpy outline from splitting
     one cell. Each candidate plateau gives one centroid. Plateaus whose cost is below `min_cost`
@@ -181,12 +197,17 @@ def find_centroids(
     "axis_sum"). With `min_distance`, centroids closer than that are merged, keeping the one of
     highest cost (see `_merge_close`).
     """
+    if rule not in ("regional_maxima", "literal_3x3"):
+        raise ValueError(f"unknown centroid rule {rule!r}; expected 'regional_maxima' or 'literal_3x3'")
     cost_map = centroid_cost(mask, cost)
     if not (cost_map > 0).any():
         return np.zeros((0, 2), dtype=np.int64)
-    if min_prominence <= 0:
-        raise ValueError(f"min_prominence must be positive, got {min_prominence}")
-    peaks = _prominent_maxima(cost_map, min_prominence) & (cost_map >= min_cost)
+    if rule == "literal_3x3":
+        peaks = literal_maxima(cost_map) & (cost_map >= min_cost)
+    else:
+        if min_prominence <= 0:
+            raise ValueError(f"min_prominence must be positive, got {min_prominence}")
+        peaks = _prominent_maxima(cost_map, min_prominence) & (cost_map >= min_cost)
     points = _plateau_representatives(peaks)
 
     if min_distance is not None and min_distance > 0 and len(points) > 1:

@@ -1,5 +1,6 @@
-"""The report's ALL-IDB1 sections: Table II with slide-level confusion and ROC, cell-level
-detection, slide panels, and the 50x50 CNN baseline."""
+"""The report's ALL-IDB1 sections: Table II of both slide methods with slide-level confusion and
+ROC, the heatmap's localisation (`report_heatmap`), cell-level detection, slide panels, and the
+50x50 CNN baseline."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from leukoflow.allidb1.paper import CNN50, TABLE2
+from leukoflow.allidb1.methods import DEVIATIONS, METHOD_TITLES, PAPER_VALUES, method_settings
+from leukoflow.allidb1.paper import TABLE2
+from leukoflow.allidb1.report_cnn50 import render_cnn50
+from leukoflow.allidb1.report_heatmap import render_localisation
 from leukoflow.core.errors import DatasetError
-from leukoflow.core.evaluation import pooled_note
 from leukoflow.core.io import write_text_atomic
 from leukoflow.report.figures import RocCurve, classifier_figure
 from leukoflow.report.framework import (
@@ -41,6 +44,7 @@ CLASSES = ("healthy", "ALL")  # slide label 0, 1 (`_0` / `_1` in the file name)
 PANEL_PICKS = {"true positive": 2, "true negative": 2, "false positive": 4, "false negative": 4}
 PANEL_WIDTH_PX = 1200  # panels are embedded downscaled to this width at most, as JPEG
 PER_SLIDE_HEADERS = {  # allidb1/cells_per_slide.tsv columns -> table headers
+    "method": "Method",
     "slide": "Slide",
     "radius_px": "Match radius (px)",
     "blasts": "Blasts (.xyc)",
@@ -52,6 +56,10 @@ PER_SLIDE_HEADERS = {  # allidb1/cells_per_slide.tsv columns -> table headers
     "detections": "Patches",
     "located": "Located",
 }
+
+
+def method_title(method) -> str:
+    return METHOD_TITLES.get(str(method), str(method))
 
 
 def slide_outcomes(verdicts: pd.DataFrame) -> pd.Series:
@@ -67,11 +75,14 @@ def slide_outcomes(verdicts: pd.DataFrame) -> pd.Series:
 
 
 def read_verdicts(path: str) -> pd.DataFrame:
-    """Rule slide_verdicts' per-slide table; only slides with status `scored` count anywhere."""
+    """Rule allidb1_table2's per-slide table (a row per method and slide); only slides with status
+    `scored` count anywhere. Files without a `method` column read as one unnamed method ("")."""
     verdicts = read_table(path, ["slide", "label", "status", "n_patches", "n_abnormal", "max_prob", "verdict"])
     scored = verdicts[verdicts["status"] == "scored"].copy()
     if scored["label"].isna().any():
         raise DatasetError(path, "a scored slide has no label")
+    if "method" not in scored:
+        scored["method"] = ""
     scored["outcome"] = slide_outcomes(scored)
     overlaps = scored["overlaps_training"] if "overlaps_training" in scored else pd.Series(False, index=scored.index)
     scored["overlaps_training"] = overlaps.astype(str).str.lower().eq("true")
@@ -81,10 +92,12 @@ def read_verdicts(path: str) -> pd.DataFrame:
 def select_panel_slides(
     verdicts: pd.DataFrame, available: Sequence[str], picks: Mapping[str, int] = PANEL_PICKS
 ) -> pd.DataFrame:
-    """Up to `picks[outcome]` slides per outcome among those with a panel, most confident verdict
-    first (highest max P(ALL) for an ALL verdict, lowest for a healthy one), ties by slide id:
-    deterministic, and it shows the clearest hits and the most confident mistakes."""
-    shown = verdicts[verdicts["slide"].isin(list(available))].assign(
+    """Up to `picks[outcome]` slides per outcome among those with a panel, by the outcome under the
+    last method (the improved one when both run), most confident verdict first (highest max
+    P(ALL) for an ALL verdict, lowest for a healthy one), ties by slide id: deterministic, and it
+    shows the clearest hits and the most confident mistakes. One row per slide."""
+    last = verdicts["method"].iloc[-1] if len(verdicts) else None
+    shown = verdicts[(verdicts["method"] == last) & verdicts["slide"].isin(list(available))].assign(
         confidence=lambda t: np.where(t["verdict"].astype(int) == 1, t["max_prob"], -t["max_prob"])
     )
     chosen = [
@@ -94,13 +107,20 @@ def select_panel_slides(
     return pd.concat(chosen).drop(columns="confidence") if chosen else shown.iloc[:0]
 
 
-def panel_caption(row) -> str:
-    label, verdict = (CLASSES[int(row[k])] for k in ("label", "verdict"))
-    overlap = "; overlaps the ALL-IDB2 training crops" if row["overlaps_training"] else ""
-    return (
-        f"{row['slide']}: label {label}, verdict {verdict} ({row['outcome']}); {int(row['n_patches'])} patches, "
-        f"{int(row['n_abnormal'])} abnormal, max P(ALL) {float(row['max_prob']):.3f}{overlap}."
-    )
+def panel_caption(slide: str, verdicts: pd.DataFrame) -> str:
+    """Label, then each method's verdict, outcome and patch counts for one slide."""
+    rows = verdicts[verdicts["slide"] == slide]
+    if rows.empty:
+        return f"{slide}."
+    first = rows.iloc[0]
+    overlap = "; overlaps the ALL-IDB2 training crops" if first["overlaps_training"] else ""
+    parts = [
+        (f"{method_title(r['method'])}: verdict" if r["method"] else "Verdict")
+        + f" {CLASSES[int(r['verdict'])]} ({r['outcome']}), {int(r['n_patches'])} patches, "
+        f"{int(r['n_abnormal'])} abnormal, max P(ALL) {float(r['max_prob']):.3f}"
+        for _, r in rows.iterrows()
+    ]
+    return f"{slide}: label {CLASSES[int(first['label'])]}{overlap}. " + "; ".join(parts) + "."
 
 
 def network_statement(context: ReportContext) -> str:
@@ -109,6 +129,29 @@ def network_statement(context: ReportContext) -> str:
         return ""
     return paragraph("The patch classifier is the ALL-IDB2 network; its training data:", "note") + context.banner(
         "allidb2"
+    )
+
+
+def slide_settings(context: ReportContext) -> dict:
+    config = context.provenance.config if context.provenance is not None else {}
+    return config.get("allidb1", {}).get("slides", {})
+
+
+def deviations_block(context: ReportContext) -> str:
+    """One line per deviation of the improved method from the paper, with its value in this run."""
+    settings = slide_settings(context)
+    improved = method_settings(settings, "improved") if settings else {}
+    rows = [
+        [key, "" if not improved else str(improved[key]), str(PAPER_VALUES[key]), text]
+        for key, text in DEVIATIONS.items()
+        if not improved or improved[key] != PAPER_VALUES[key]
+    ]
+    return html_table(
+        ["Switch (allidb1.slides.improved)", "Improved", "Paper", "What it changes"],
+        rows,
+        table_id="allidb1-deviations",
+        caption="How the improved method departs from the paper's, one line per deviation; the as-published "
+        "method runs with every switch at the paper's value.",
     )
 
 
@@ -129,63 +172,73 @@ def render_table2(inputs: ReportInputs, context: ReportContext) -> list[Section]
             *(f"{m}{s}" for m, _ in BINARY_METRICS for s in ("", "_ci_low", "_ci_high")),
         ]
         table = read_table(inputs.one("table2"), required)
-        paper = TABLE2
+        if "method" not in table:
+            table["method"] = "improved"
+        table["method_title"] = table["method"].map(method_title)
+        values = TABLE2["values"]
         subsections.append(("allidb1-table2", "Table II"))
         parts.append("<h3 id='allidb1-table2'>Table II</h3>")
-        if paper:
-            values = paper.get("values", {})
-            parts.append(
-                paragraph(
-                    f"Paper values: {paper.get('source', '?')}; TP {values.get('tp', '?')}, TN {values.get('tn', '?')}, "
-                    f"FP {values.get('fp', '?')}, FN {values.get('fn', '?')}.",
-                    "note",
-                )
+        parts.append(
+            paragraph(
+                f"Paper values: {TABLE2['source']}; TP {values['tp']}, TN {values['tn']}, FP {values['fp']}, "
+                f"FN {values['fn']}.",
+                "note",
             )
+        )
         parts.append(
             metric_table(
                 table.assign(counts=confusion_cells(table)),
                 table_id="table2",
-                columns=[("subset", "Subset"), ("n_slides", "Slides"), ("counts", "TP / TN / FP / FN")],
+                columns=[
+                    ("method_title", "Method"),
+                    ("subset", "Subset"),
+                    ("n_slides", "Slides"),
+                    ("counts", "TP / TN / FP / FN"),
+                ],
                 metrics=BINARY_METRICS,
-                caption=f"Table II{tag}: slide called ALL when it holds at least k abnormal patches; "
-                "under each value of ours, in grey, the paper's.",
+                caption=f"Table II{tag}: slide called ALL when it holds at least k abnormal patches, by the method "
+                "as published and by the improved method; under each value of ours, in grey, the paper's.",
             )
         )
+        parts.append(deviations_block(context))
     if inputs.has("slide_verdicts"):
         verdicts = read_verdicts(inputs.one("slide_verdicts"))
-        overlapping = int(verdicts["overlaps_training"].sum())
+        overlapping = int(verdicts.drop_duplicates("slide")["overlaps_training"].sum())
         if overlapping or context.sources.get("allidb1", {}).get("source") == "real":
-            from leukoflow.allidb1.table2 import OVERLAP_NOTE  # imports torch: only when the note applies
+            from leukoflow.allidb1.table2 import OVERLAP_NOTE
 
             parts.append(paragraph(f"{OVERLAP_NOTE} Slides marked as overlapping: {overlapping}.", "warning"))
-        result = classifier_figure(
-            verdicts["label"].astype(int),
-            verdicts["verdict"].astype(int),
-            CLASSES,
-            {
-                "slides, score max patch P(ALL)": RocCurve(
-                    verdicts["label"].astype(int).to_numpy(), verdicts["max_prob"].to_numpy(float)
-                )
-            },
-            f"ALL-IDB1 slides{tag}: label vs verdict",
-        )
-        auc = next(iter(result.aucs.values()))
         subsections.append(("allidb1-slides-roc", "Slide-level confusion matrix and ROC"))
         parts.append("<h3 id='allidb1-slides-roc'>Slide-level confusion matrix and ROC</h3>")
-        parts.append(
-            figure(
-                png_data_uri(result.png),
-                "slide-level confusion matrix and ROC",
-                f"{len(verdicts)} scored slides: verdict against label; ROC of the slide score max P(ALL) over its "
-                f"patches (a slide without patches scores 0): AUC "
-                + ("undefined (one class only)" if auc is None else f"{auc:.3f}")
-                + ".",
+        for method, group in verdicts.groupby("method", sort=False):
+            result = classifier_figure(
+                group["label"].astype(int),
+                group["verdict"].astype(int),
+                CLASSES,
+                {
+                    "slides, score max patch P(ALL)": RocCurve(
+                        group["label"].astype(int).to_numpy(), group["max_prob"].to_numpy(float)
+                    )
+                },
+                f"ALL-IDB1 slides{tag}, {method_title(method)}: label vs verdict",
             )
-        )
-        wrong = verdicts[verdicts["outcome"].str.startswith("false")].sort_values(["outcome", "slide"])
+            auc = next(iter(result.aucs.values()))
+            parts.append(
+                figure(
+                    png_data_uri(result.png),
+                    f"slide-level confusion matrix and ROC {method}",
+                    f"{method_title(method)}, {len(group)} scored slides: verdict against label; ROC of the slide "
+                    "score max P(ALL) over its patches (a slide without patches scores 0): AUC "
+                    + ("undefined (one class only)" if auc is None else f"{auc:.3f}")
+                    + ".",
+                )
+            )
+        wrong = verdicts[verdicts["outcome"].str.startswith("false")].sort_values(["method", "outcome", "slide"])
+        named = (verdicts["method"] != "").any()  # files of one unnamed method have no Method column
         if len(wrong):
             rows = [
                 [
+                    *([method_title(r.method)] if named else []),
                     r.slide,
                     r.outcome,
                     int(r.n_patches),
@@ -197,10 +250,11 @@ def render_table2(inputs: ReportInputs, context: ReportContext) -> list[Section]
             ]
             parts.append(
                 html_table(
-                    ["Slide", "Outcome", "Patches", "Abnormal patches", "Max P(ALL)", "Overlaps training"],
+                    [*(["Method"] if named else []), "Slide", "Outcome", "Patches", "Abnormal patches", "Max P(ALL)"]
+                    + ["Overlaps training"],
                     rows,
                     table_id="allidb1-wrong",
-                    caption="Misclassified slides (panels of up to 4 per outcome below).",
+                    caption="Misclassified slides (panels below).",
                 )
             )
     return [Section("allidb1", "ALL-IDB1: Table II (slide level)", "".join(parts), subsections)]
@@ -214,20 +268,24 @@ def render_cells(inputs: ReportInputs, context: ReportContext) -> list[Section]:
         context.banner("allidb1"),
         paragraph(
             "Not reported by the paper. Blast detection: abnormal patch centres matched one-to-one to the "
-            ".xyc blast centroids within a radius scaled to the slide width. White-cell localisation (synthetic "
-            "data only, where the generator knows every white cell): any patch centre matched to any white cell.",
+            ".xyc blast centroids within a radius in white-cell diameters of the slide (see the cell sizes under "
+            "the heatmap section). White-cell localisation (synthetic data only, where the generator knows every "
+            "white cell): any patch centre matched to any white cell.",
             "note",
         ),
     ]
     if inputs.has("cells"):
         cells = read_table(inputs.one("cells"), ["level", "tp", "fp", "fn", "precision", "recall", "f1"])
+        named = [("method_title", "Method")] if "method" in cells else []
+        if named:
+            cells["method_title"] = cells["method"].map(method_title)
         # F1 has no interval in allidb1_cells.tsv (no closed form like Wilson's): shown without one.
         cells["f1_text"] = cells["f1"].map(format_percent)
         parts.append(
             metric_table(
                 cells,
                 table_id="allidb1-cells",
-                columns=[("level", "Level"), ("tp", "TP"), ("fp", "FP"), ("fn", "FN")],
+                columns=[*named, ("level", "Level"), ("tp", "TP"), ("fp", "FP"), ("fn", "FN")],
                 metrics=(("precision", "Precision"), ("recall", "Recall")),
                 trailing=[("f1_text", "F1 %")],
                 caption=f"Cell-level detection{tag}, pooled over scored slides (Wilson 95% intervals).",
@@ -237,6 +295,8 @@ def render_cells(inputs: ReportInputs, context: ReportContext) -> list[Section]:
         per_slide = read_table(inputs.one("cells_per_slide"), ["slide", "tp", "fp", "fn"])
         if "radius_px" in per_slide:
             per_slide["radius_px"] = per_slide["radius_px"].map("{:.1f}".format)
+        if "method" in per_slide:
+            per_slide["method"] = per_slide["method"].map(method_title)
         per_slide = per_slide.rename(columns=PER_SLIDE_HEADERS)
         parts.append(
             frame_table(
@@ -255,17 +315,21 @@ def render_panels(inputs: ReportInputs, context: ReportContext) -> list[Section]
     parts = [context.banner("allidb1")]
     subsections = []
     if inputs.has("slide_verdicts"):
-        chosen = select_panel_slides(read_verdicts(inputs.one("slide_verdicts")), list(panels))
-        groups = [(outcome, chosen[chosen["outcome"] == outcome]) for outcome in PANEL_PICKS]
+        verdicts = read_verdicts(inputs.one("slide_verdicts"))
+        chosen = select_panel_slides(verdicts, list(panels))
+        by = method_title(verdicts["method"].iloc[-1]) if len(verdicts) else ""
         parts.append(
             paragraph(
-                f"{len(chosen)} of {len(panels)} slide panels: up to "
+                f"{len(chosen)} of {len(panels)} slide panels, one row per method: up to "
                 + ", ".join(f"{n} {outcome}s" for outcome, n in PANEL_PICKS.items())
-                + ", most confident verdict first. Red boxes: abnormal patches; green: normal.",
+                + (f" of the {by} method" if by else "")
+                + ", most confident verdict first. Red boxes: abnormal patches; green: normal; "
+                "yellow crosses: .xyc blasts (synthetic data).",
                 "note",
             )
         )
-        for outcome, group in groups:
+        for outcome in PANEL_PICKS:
+            group = chosen[chosen["outcome"] == outcome]
             if group.empty:
                 continue
             anchor = "panels-" + outcome.replace(" ", "-")
@@ -273,11 +337,11 @@ def render_panels(inputs: ReportInputs, context: ReportContext) -> list[Section]
             parts.append(f"<h3 id='{esc(anchor)}'>{esc(outcome.capitalize())}s ({len(group)})</h3>")
             parts += [
                 figure(
-                    downscaled_image_uri(panels[row["slide"]], PANEL_WIDTH_PX),
-                    f"panel {row['slide']}",
-                    panel_caption(row),
+                    downscaled_image_uri(panels[slide], PANEL_WIDTH_PX),
+                    f"panel {slide}",
+                    panel_caption(slide, verdicts),
                 )
-                for _, row in group.iterrows()
+                for slide in group["slide"]
             ]
     else:  # no verdicts to choose by: the first slides by id, captioned with the id only
         shown = sorted(panels)[: sum(PANEL_PICKS.values())]
@@ -286,64 +350,9 @@ def render_panels(inputs: ReportInputs, context: ReportContext) -> list[Section]
     return [Section("allidb1-panels", "ALL-IDB1: slide panels", "".join(parts), subsections)]
 
 
-def render_cnn50(inputs: ReportInputs, context: ReportContext) -> list[Section]:
-    if not (inputs.has("cnn50") or inputs.has("cnn50_predictions")):
-        return []
-    tag = synthetic_tag(context, "allidb1")
-    parts = [context.banner("allidb1")]
-    paper = CNN50
-    if paper:
-        parts.append(
-            paragraph(
-                f"Paper value: {paper.get('source', '?')}: accuracy "
-                f"{format_percent(paper.get('values', {}).get('accuracy'), 1)}%.",
-                "note",
-            )
-        )
-    if inputs.has("cnn50"):
-        table = read_table(inputs.one("cnn50"), ["fold", "n_test", "tp", "tn", "fp", "fn", "accuracy"])
-        css = ["pooled" if fold == "all" else "" for fold in table["fold"].astype(str)]
-        trailing = [(c, "Test slides seen in training") for c in ("test_slides_seen_in_training",) if c in table]
-        parts.append(
-            metric_table(
-                table.assign(counts=confusion_cells(table)),
-                table_id="cnn50",
-                columns=[("fold", "Fold"), ("n_test", "Test slides"), ("counts", "TP / TN / FP / FN")],
-                metrics=(("accuracy", "Accuracy"),),
-                trailing=trailing,
-                row_css=css,
-                caption=f"50x50 CNN on whole ALL-IDB1 images{tag}, leak-free folds, then pooled ('all'); "
-                "under our accuracy, in grey, the paper's.",
-            )
-        )
-        if "test_bag" in table:
-            parts.append(
-                paragraph(pooled_note(table.loc[table["fold"].astype(str) != "all", "test_bag"].tolist()), "note")
-            )
-    if inputs.has("cnn50_predictions"):
-        predictions = read_table(inputs.one("cnn50_predictions"), ["label", "prob_all", "pred"])
-        result = classifier_figure(
-            predictions["label"],
-            predictions["pred"],
-            CLASSES,
-            {"test slides": RocCurve(predictions["label"].to_numpy(), predictions["prob_all"].to_numpy(float))},
-            f"ALL-IDB1 50x50 CNN{tag}, test slides pooled over folds",
-        )
-        auc = result.aucs["test slides"]
-        parts.append(
-            figure(
-                png_data_uri(result.png),
-                "confusion matrix and ROC cnn50",
-                f"{len(predictions)} test slides: AUC "
-                + ("undefined (one class only)" if auc is None else f"{auc:.3f}")
-                + ".",
-            )
-        )
-    return [Section("cnn50", "ALL-IDB1: 50x50 CNN baseline", "".join(parts))]
-
-
 SECTIONS = [
     SectionSpec(("table2", "slide_verdicts"), render_table2),
+    SectionSpec(("allidb1_localisation", "allidb1_cell_sizes"), render_localisation),
     SectionSpec(("cells", "cells_per_slide"), render_cells),
     SectionSpec(("panel_", "slide_verdicts"), render_panels),
     SectionSpec(("cnn50", "cnn50_predictions"), render_cnn50),
@@ -355,12 +364,9 @@ def write_table2_page(inputs: dict, source: dict, html_out: str) -> None:
     `inputs` are report keys (table2, slide_verdicts, cells, cells_per_slide) -> paths."""
     context = ReportContext(sources={"allidb1": source})
     report_inputs = ReportInputs(inputs)
-    sections = render_table2(report_inputs, context) + render_cells(report_inputs, context)
+    sections = (
+        render_table2(report_inputs, context)
+        + render_localisation(report_inputs, context)
+        + render_cells(report_inputs, context)
+    )
     write_text_atomic(html_out, page("ALL-IDB1 Table II", "", sections))
-
-
-def write_cnn50_page(table_path: str, predictions_path: str, source: dict, html_out: str) -> None:
-    """A stand-alone page with the 50x50 CNN's table, confusion matrix and ROC."""
-    context = ReportContext(sources={"allidb1": source})
-    sections = render_cnn50(ReportInputs({"cnn50": table_path, "cnn50_predictions": predictions_path}), context)
-    write_text_atomic(html_out, page("ALL-IDB1 50x50 CNN", "", sections))

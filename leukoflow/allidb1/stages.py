@@ -1,322 +1,325 @@
-"""ALL-IDB1 whole-slide stage (Ghosh et al. 2017, III-B/C): heatmap -> WBC mask -> centroids ->
-257x257 patches -> verdicts, one slide at a time, every patch of a slide in one batch.
+"""ALL-IDB1 slide stage (Ghosh et al. 2017, III-B/C), one rule per step, each job taking a group
+of slides: cell size -> heatmap -> mask and centroids -> 257x257 patch verdicts.
 
-The network was trained on crops resized from `frame` (257) to `input_size` pixels, so a slide is
-scaled by input_size / frame before it meets the network: the conv filters then see cells at the
-scale they were trained on. Heatmaps are stored at that working scale (float16) and brought back
-to the slide's size when the mask is built.
+A job decodes each of its slides once and loads its network(s) once, whatever the group size
+(`allidb1.slides.group_size`); per-slide results of a group go into one file per step
+(`files.py` reads and writes them; the cell sizes are one table for all slides):
+
+  cell_sizes.tsv                            slide, size, own estimate, nuclei, diameter used, source
+  <method>/group<g>/heatmaps.npz            slide -> float16 heatmap at the working scale (+ meta)
+  <method>/group<g>/centroids.tsv           slide, x, y
+  <method>/group<g>/thumbs.npz              slide -> small RGB and masks for the panels
+  <method>/group<g>/localisation.tsv/.npz   heatmap measures per slide and their histograms
+  <method>/group<g>/patches.tsv             slide, x, y, box, prob_all, abnormal
+
+The network was trained on crops resized from `frame` (257) to `input_size` pixels. The paper's
+method feeds every slide at that fixed scale (input_size / frame); with `cell_scale` the slide is
+resized so its white cells have the size they had in the crops (`cellsize.working_scale`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 
-from leukoflow.allidb1.centroids import find_centroids
-from leukoflow.allidb1.heatmap import excitation_map, wbc_mask
-from leukoflow.core.crops import draw_boxes, extract_patches, patch_boxes
-from leukoflow.core.images import imagenet_normalise, resize_batch, resize_image, upsample_map
-from leukoflow.core.io import atomic_path, read_rgb, write_table_atomic
-from leukoflow.core.stain import eosin_mask
-from leukoflow.inference import load_exported, predict_proba
+from leukoflow.allidb1.files import (
+    CELL_SIZE_COLUMNS,
+    CENTROID_COLUMNS,
+    PATCH_COLUMNS,
+    diameters,
+    load_npz,
+    read_tables,
+    save_npz,
+    slide_paths,
+)
+from leukoflow.allidb1.methods import pixel_sizes
+from leukoflow.core.io import read_rgb, write_table_atomic
 
 log = logging.getLogger(__name__)
 
-PATCH_COLUMNS = ["slide", "x", "y", "x0", "y0", "x1", "y1", "prob_all", "abnormal"]
+THUMB_WIDTH = 480  # panel images: a slide column of the panel figure is about 240 px wide
 
 
-def working_scale(cnn: dict) -> float:
+# --- rule allidb1_cell_size ---------------------------------------------------------------------
+
+
+def run_cell_sizes(*, manifest: pd.DataFrame, slides: Sequence[str], settings: Mapping, out: str) -> pd.DataFrame:
+    """The typical white-cell diameter of every slide: `cell_diameter_px` from the config, or each
+    slide's own estimate from its nuclei where plausible (`cellsize.settle_diameters`)."""
+    from leukoflow.allidb1.cellsize import estimate_cell_diameter, settle_diameters
+
+    fixed = settings.get("cell_diameter_px")
+    rows = []
+    for slide, path in slide_paths(manifest, slides).items():
+        rgb = read_rgb(path)
+        estimate, nuclei = (np.nan, 0) if fixed else estimate_cell_diameter(rgb, settings["eosin_threshold"])
+        rows.append([slide, rgb.shape[1], rgb.shape[0], round(estimate, 1), nuclei])
+    table = pd.DataFrame(rows, columns=["slide", "width", "height", "estimate_px", "nuclei"])
+    if fixed:
+        table["diameter_px"], table["source"] = float(fixed), "config"
+    elif len(table):
+        table = settle_diameters(table)
+    for row in table.itertuples():
+        log.info(
+            "%s: white-cell diameter %.1f px (%s; own estimate %.1f from %d nuclei)",
+            row.slide,
+            row.diameter_px,
+            row.source,
+            row.estimate_px,
+            row.nuclei,
+        )
+    write_table_atomic(table.reindex(columns=CELL_SIZE_COLUMNS), out)
+    return table
+
+
+# --- rule allidb1_heatmap -----------------------------------------------------------------------
+
+
+def slide_scale(settings: Mapping, cnn: Mapping, diameter: float) -> float:
+    """The factor a slide is resized by before the network sees it (see the module docstring)."""
+    if settings["cell_scale"]:
+        from leukoflow.allidb1.cellsize import working_scale
+
+        return working_scale(diameter, cnn["input_size"], settings["crop_cell_fraction"])
     return cnn["input_size"] / cnn["frame"]
 
 
-@torch.inference_mode()
-def excitation_polarity(features: torch.nn.Module, crops: torch.Tensor, tiles: int = 4) -> dict:
-    """Which side of the mean-excitation map marks white cells, measured on training crops.
+def run_heatmaps(
+    *,
+    manifest: pd.DataFrame,
+    slides: Sequence[str],
+    settings: Mapping,
+    cnn: Mapping,
+    model_path: str,
+    cell_sizes_path: str,
+    out: str,
+    device=None,
+) -> None:
+    """Mean conv excitation of each slide at its working scale, [0, 1] per slide (float16); one
+    network load for the whole group."""
+    from leukoflow.allidb1.heatmap import excitation_map
+    from leukoflow.core.images import resize_image
+    from leukoflow.inference import load_exported
 
-    The paper's network (ImageNet conv layers, fine-tuned) excites on white cells. A network
-    trained from random weights may instead excite on the bright background and stay low on the
-    dark nuclei, which would make "threshold the hot part" select background. ALL-IDB2 crops
-    centre one white cell by construction, so comparing the mean excitation inside the central
-    disk (radius a quarter of the crop) with the rest of the crop says which way the map points:
-    polarity +1 keeps the map, -1 inverts it (1 - map) before thresholding.
-
-    The crops are laid out as mosaics of tiles x tiles, and each mosaic goes through the conv
-    stack like a small slide, because one crop's last conv map is only a few cells wide (2x2 at
-    97 pixels) and the slide heatmap is computed on whole fields too.
-    """
-    features.eval()
-    import math
-
-    n, _, size, _ = crops.shape
-    if n == 0:
-        raise ValueError("excitation_polarity needs at least one crop")
-    tiles = max(1, min(tiles, math.isqrt(n)))  # small test runs have few crops per bag
-    n = (n // tiles**2) * tiles**2
-    mosaics = (
-        crops[:n]
-        .reshape(-1, tiles, tiles, 3, size, size)
-        .permute(0, 3, 1, 4, 2, 5)
-        .reshape(-1, 3, tiles * size, tiles * size)
-    )
-    maps = torch.cat(
-        [
-            F.interpolate(
-                features(imagenet_normalise(m[None])).mean(dim=1, keepdim=True),
-                size=m.shape[-2:],
-                mode="bilinear",
-                align_corners=False,
-            )[0, 0]
-            for m in mosaics
-        ]
-    )  # (n_mosaics * tiles * size, tiles * size)
-    tiles_maps = maps.reshape(-1, tiles, size, tiles, size).permute(0, 1, 3, 2, 4).reshape(-1, size, size)
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    centre = ((yy - (size - 1) / 2) ** 2 + (xx - (size - 1) / 2) ** 2) <= (size / 4) ** 2
-    inside, outside = float(tiles_maps[:, centre].mean()), float(tiles_maps[:, ~centre].mean())
-    return {
-        "polarity": 1 if inside >= outside else -1,
-        "centre_mean": inside,
-        "surround_mean": outside,
-        "n_crops": int(n),
-    }
-
-
-def slide_heatmap(rgb: np.ndarray, model_path: str, scale: float, device=None, polarity: int = 1) -> np.ndarray:
-    """Mean conv excitation over the whole slide at the working scale, in [0, 1] (float16),
-    inverted when the network's polarity is -1 (see `excitation_polarity`)."""
     model = load_exported(model_path)
-    heat = excitation_map(model.features, resize_image(rgb, scale), device=device)
-    if polarity < 0:
-        heat = 1.0 - heat
-    return heat.astype(np.float16)
+    normalisation = getattr(model, "normalisation", "imagenet")  # GhoshNet: its trunk's, as trained
+    sizes = diameters(read_tables(cell_sizes_path))
+    maps, scales = {}, {}
+    for slide, path in slide_paths(manifest, slides).items():
+        scale = slide_scale(settings, cnn, sizes[slide])
+        heat = excitation_map(model.features, resize_image(read_rgb(path), scale), device, normalisation)
+        maps[slide] = heat.astype(np.float16)
+        scales[slide] = scale
+        log.info("%s: heatmap %s at scale %.3f", slide, maps[slide].shape, scale)
+    save_npz(maps, out, {"scales": scales, "normalisation": normalisation})
 
 
-def segment_slide(rgb: np.ndarray, heatmap: np.ndarray, settings: dict) -> tuple[np.ndarray, np.ndarray, dict]:
-    """WBC mask (heatmap AND eosin), and the centroids of its cells; also the intermediate masks.
+# --- rule allidb1_segment -----------------------------------------------------------------------
 
-    The eosin threshold keeps stained nuclei, whose chromatin texture and nucleoli break them into
-    fragments; a small closing rejoins the fragments of one nucleus, and centroids closer than
-    `min_distance` (pixels on a 2592-wide slide, scaled to this slide) are merged, so one cell
-    gives one centroid while touching cells still give one each.
+
+def segment_slide(rgb: np.ndarray, heat: np.ndarray, settings: Mapping, diameter: float) -> dict:
+    """White-cell mask (heat above threshold AND eosin), the method's clean-up, and its centroids.
+
+    `heat` is the slide-size heatmap; with `heatmap_polarity: calibrate` it is inverted where it is
+    lower on eosin-positive pixels than elsewhere (`localisation.calibrated_polarity`). Returns the
+    heatmap used (`heat`) and its `polarity`, the masks (`eosin`, `heat_mask`, `mask`) and
+    `centroids` (N, 2) int64 (x, y).
     """
-    from scipy import ndimage as ndi
-    from skimage.morphology import disk
+    from leukoflow.allidb1.centroids import find_centroids
+    from leukoflow.allidb1.masks import clean_mask, threshold_map
+    from leukoflow.core.stain import eosin_mask
 
-    from leukoflow.allidb1.heatmap import fill_small_holes
-    from leukoflow.core.matching import scaled_radius
+    sizes = pixel_sizes(settings, diameter)
+    eosin = eosin_mask(rgb, settings["eosin_threshold"])
+    polarity = 1
+    if settings["heatmap_polarity"] == "calibrate":
+        from leukoflow.allidb1.localisation import calibrated_polarity
 
-    heat = upsample_map(heatmap, rgb.shape[:2])
-    mask = wbc_mask(
-        rgb,
-        heat,
-        heat_threshold=settings["heat_threshold"],
-        eosin_threshold=settings["eosin_threshold"],
-        min_area=settings["min_area"],
-        opening_radius=settings["opening_radius"],
-        max_hole_area=settings["max_hole_area"],
+        polarity = calibrated_polarity(heat, eosin)
+        heat = 1.0 - heat if polarity < 0 else heat
+    threshold = settings["heat_threshold"]
+    if settings["heat_otsu"] and heat.max() > heat.min():
+        from skimage.filters import threshold_otsu
+
+        threshold = float(threshold_otsu(heat))
+    heat_mask = threshold_map(heat, threshold)
+    mask = clean_mask(
+        heat_mask & eosin,
+        opening_radius=sizes["opening_radius"],
+        closing_radius=sizes["closing_radius"],
+        max_hole_area=sizes["max_hole_area"],
+        min_area=sizes["min_area"],
     )
-    if settings["closing_radius"]:
-        mask = ndi.binary_closing(mask, structure=disk(settings["closing_radius"]), border_value=0)
-        mask = fill_small_holes(mask, settings["max_hole_area"])
-    min_distance = scaled_radius(settings["min_distance"], rgb.shape[1]) if settings["min_distance"] else None
     centroids = find_centroids(
-        mask, cost=settings["centroid_cost"], min_prominence=settings["min_prominence"], min_distance=min_distance
+        mask,
+        cost=settings["centroid_cost"],
+        rule=settings["centroid_rule"],
+        min_prominence=settings["min_prominence"],
+        min_distance=sizes["min_distance"] or None,
     )
-    stages = {
+    return {
         "heat": heat,
-        "heat_mask": heat > settings["heat_threshold"],
-        "eosin_mask": eosin_mask(rgb, settings["eosin_threshold"]),
+        "polarity": polarity,
+        "eosin": eosin,
+        "heat_mask": heat_mask,
         "mask": mask,
+        "centroids": centroids,
     }
-    return mask, centroids, stages
+
+
+def segment_step(settings: Mapping, diameter: float) -> int:
+    """Pixel step of the grid the method segments on: 1 (full resolution, the paper's), or with
+    `segment_cell_px` the step that brings a white cell to about that many pixels; the improved
+    method's sizes are in cell units, so a 2592x1944 slide costs a quarter of the pixels."""
+    cell_px = settings["segment_cell_px"]
+    return max(1, int(round(diameter / cell_px))) if cell_px else 1
+
+
+def upsample(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a small map to `shape` (pixel centres aligned, edges clamped), float32.
+
+    `core.images.upsample_map` does the same with torch; numpy here keeps torch, and its second
+    or so of start-up, out of the segmentation job."""
+    values = np.asarray(values, np.float32)
+
+    def axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        position = np.clip((np.arange(n_out, dtype=np.float32) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+        low = np.floor(position).astype(np.int64)
+        high = np.minimum(low + 1, n_in - 1)
+        return low, high, (position - low).astype(np.float32)
+
+    rows, cols = axis(values.shape[0], shape[0]), axis(values.shape[1], shape[1])
+    by_row = values[rows[0]] * (1 - rows[2])[:, None] + values[rows[1]] * rows[2][:, None]
+    return by_row[:, cols[0]] * (1 - cols[2]) + by_row[:, cols[1]] * cols[2]
+
+
+def thumbnail(image: np.ndarray, width: int = THUMB_WIDTH) -> np.ndarray:
+    """Every k-th pixel so the image is at most `width` wide (display only)."""
+    step = max(1, int(np.ceil(image.shape[1] / width)))
+    return np.ascontiguousarray(image[::step, ::step])
+
+
+def run_segments(
+    *,
+    manifest: pd.DataFrame,
+    slides: Sequence[str],
+    settings: Mapping,
+    heatmaps_path: str,
+    cell_sizes_path: str,
+    truth: pd.DataFrame | None,
+    centroids_out: str,
+    thumbs_out: str,
+    localisation_out: str,
+    histograms_out: str,
+) -> pd.DataFrame:
+    """Masks and centroids of every slide of the group, and how well its heatmap marks the cells
+    (`localisation.slide_localisation`: against the `.xyc` blasts, and the generator's white
+    cells when `truth` is given)."""
+    from leukoflow.allidb1.localisation import slide_localisation
+    from leukoflow.data.readers.allidb1 import read_xyc
+
+    heatmaps, _ = load_npz(heatmaps_path)
+    sizes = diameters(read_tables(cell_sizes_path))
+    annotations = manifest.set_index("id")["annotation"]
+    centroids, thumbs, measures, histograms = [], {}, [], {}
+    for slide, path in slide_paths(manifest, slides).items():
+        step = segment_step(settings, sizes[slide])
+        rgb = read_rgb(path)[::step, ::step]
+        heat = upsample(heatmaps[slide], rgb.shape[:2])
+        result = segment_slide(rgb, heat, settings, sizes[slide] / step)
+        points = result["centroids"] * step
+        centroids.append(pd.DataFrame({"slide": slide, "x": points[:, 0], "y": points[:, 1]}))
+        for name, image in (("rgb", rgb), *((k, result[k]) for k in ("heat", "eosin", "heat_mask", "mask"))):
+            small = thumbnail(image)
+            thumbs[f"{slide}/{name}"] = small.astype(np.float16) if name == "heat" else small
+        cells = None
+        if truth is not None:
+            cells = truth.loc[truth["image_id"] == slide, ["x", "y", "radius"]].to_numpy(float) / step
+        blasts = read_xyc(annotations[slide]) / step
+        row, counts = slide_localisation(result["heat"], result["eosin"], blasts, sizes[slide] / step, cells)
+        calibrated = settings["heatmap_polarity"] == "calibrate"
+        measures.append({"slide": slide, "calibrated": calibrated, "polarity": result["polarity"], **row})
+        histograms.update({f"{slide}/{name}": value for name, value in counts.items()})
+        log.info(
+            "%s: %d centroids, %.1f%% of the slide in the mask; heatmap %s",
+            slide,
+            len(points),
+            100 * result["mask"].mean(),
+            {k: round(v, 3) for k, v in row.items() if k.endswith("auc")},
+        )
+    table = pd.concat(centroids, ignore_index=True) if centroids else pd.DataFrame(columns=CENTROID_COLUMNS)
+    write_table_atomic(table[CENTROID_COLUMNS], centroids_out)
+    save_npz(thumbs, thumbs_out)
+    write_table_atomic(pd.DataFrame(measures, columns=["slide", *_measure_columns(measures)]), localisation_out)
+    save_npz(histograms, histograms_out)
+    return table
+
+
+def _measure_columns(measures: list[dict]) -> list[str]:
+    columns = dict.fromkeys(key for row in measures for key in row if key != "slide")
+    return list(columns)
+
+
+# --- rule allidb1_classify_patches --------------------------------------------------------------
+
+
+def load_networks(paths: Sequence[str]) -> list:
+    from leukoflow.inference import load_exported
+
+    return [load_exported(p) for p in paths]
 
 
 def classify_patches(
-    rgb: np.ndarray,
-    centroids: np.ndarray,
-    model_paths: Sequence[str],
-    patch_size: int,
-    input_size: int,
-    batch_size: int = 64,
-    device=None,
+    rgb: np.ndarray, centroids: np.ndarray, models: Sequence, patch_size: int, input_size: int, device=None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes and P(ALL) per patch: the mean over the given models' probabilities.
+    """Boxes and P(ALL) per patch: the mean over `models`' probabilities, all patches of the
+    slide cut in one indexing operation, resized in one batch and scored by each model."""
+    from leukoflow.core.crops import extract_patches, patch_boxes
+    from leukoflow.core.images import resize_batch
+    from leukoflow.inference import predict_proba
 
-    All patches of the slide are cut in one indexing operation and resized in one batch, then
-    each model scores the whole batch.
-    """
     if len(centroids) == 0:
         return np.zeros((0, 4), dtype=np.int64), np.zeros(0, dtype=np.float32)
     boxes = patch_boxes(centroids, rgb.shape[:2], size=patch_size)
     patches = resize_batch(extract_patches(rgb, boxes), input_size)
-    probabilities = np.mean(
-        [predict_proba(load_exported(p), patches, batch_size=batch_size, device=device)[:, 1] for p in model_paths],
-        axis=0,
-    )
-    return boxes, probabilities.astype(np.float32)
-
-
-def patch_table(
-    slide: str, centroids: np.ndarray, boxes: np.ndarray, prob: np.ndarray, threshold: float
-) -> pd.DataFrame:
-    table = pd.DataFrame(
-        {
-            "slide": slide,
-            "x": centroids[:, 0] if len(centroids) else np.zeros(0, int),
-            "y": centroids[:, 1] if len(centroids) else np.zeros(0, int),
-            "x0": boxes[:, 0],
-            "y0": boxes[:, 1],
-            "x1": boxes[:, 2],
-            "y1": boxes[:, 3],
-            "prob_all": prob,
-        }
-    )
-    table["abnormal"] = (table["prob_all"] >= threshold).astype(int)
-    return table[PATCH_COLUMNS]
-
-
-def save_mask_png(mask: np.ndarray, out: str) -> None:
-    from PIL import Image
-
-    with atomic_path(out) as tmp:
-        Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG", optimize=True)
-
-
-def load_mask_png(path: str) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return np.asarray(image) > 0
-
-
-def slide_panel(rgb, stages: dict, boxes, abnormal, out_png: str, title: str, truth_xy=None) -> None:
-    """Fig. 4/5 of the paper for one slide: original, heatmap, masked image, eosin mask, boxes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    masked = rgb * stages["heat_mask"][..., None]
-    boxed = draw_boxes(rgb, boxes, np.asarray(abnormal, dtype=bool), thickness=max(3, rgb.shape[1] // 400))
-    panels = [
-        ("original", rgb, None),
-        ("heatmap (mean excitation)", stages["heat"], "inferno"),
-        ("heatmap-masked image", masked, None),
-        ("eosin-thresholded mask", stages["eosin_mask"], "gray"),
-        ("final mask", stages["mask"], "gray"),
-        ("patches: red abnormal, green normal", boxed, None),
+    probabilities = [
+        predict_proba(m, patches, device=device, normalisation=getattr(m, "normalisation", "imagenet"))[:, 1]
+        for m in models
     ]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.6))
-    for ax, (name, image, cmap) in zip(axes.ravel(), panels):
-        ax.imshow(image, cmap=cmap)
-        ax.set_title(name, fontsize=9)
-        ax.axis("off")
-    if truth_xy is not None and len(truth_xy):
-        axes[1, 2].scatter(truth_xy[:, 0], truth_xy[:, 1], marker="x", s=30, c="yellow", label=".xyc blast")
-        axes[1, 2].legend(fontsize=7, loc="lower right")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
-
-
-def slide_row(manifest: pd.DataFrame, slide: str) -> pd.Series | None:
-    rows = manifest[manifest["id"] == slide]
-    return None if rows.empty else rows.iloc[0]
-
-
-def run_heatmap(
-    *, manifest: pd.DataFrame, slide: str, model_path: str, cnn: dict, out: str, device=None, polarity: int = 1
-) -> None:
-    row = slide_row(manifest, slide)
-    if row is None:  # rejected under strict: false; the record says so downstream
-        heat = np.zeros((0, 0), dtype=np.float16)
-        log.warning("%s is not in the ALL-IDB1 manifest (rejected); writing an empty heatmap", slide)
-    else:
-        heat = slide_heatmap(read_rgb(row["path"]), model_path, working_scale(cnn), device, polarity)
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, heat)
-
-
-CENTROID_COLUMNS = ["x", "y"]
-
-
-def run_segment(
-    *, manifest: pd.DataFrame, slide: str, heatmap_path: str, settings: dict, mask_out: str, centroids_out: str
-) -> np.ndarray:
-    """Rule segment: heatmap + eosin -> WBC mask (PNG) and its centroids (TSV)."""
-    row = slide_row(manifest, slide)
-    if row is None:
-        save_mask_png(np.zeros((1, 1), bool), mask_out)
-        write_table_atomic(pd.DataFrame(columns=CENTROID_COLUMNS), centroids_out)
-        return np.zeros((0, 2), dtype=np.int64)
-    rgb = read_rgb(row["path"])
-    mask, centroids, _ = segment_slide(rgb, np.load(heatmap_path), settings)
-    save_mask_png(mask, mask_out)
-    write_table_atomic(pd.DataFrame(centroids, columns=CENTROID_COLUMNS), centroids_out)
-    log.info("%s: %d centroids, %.1f%% of the slide in the WBC mask", slide, len(centroids), 100 * mask.mean())
-    return centroids
+    return boxes, np.mean(probabilities, axis=0).astype(np.float32)
 
 
 def run_classify(
     *,
     manifest: pd.DataFrame,
-    slide: str,
-    heatmap_path: str,
-    mask_path: str,
+    slides: Sequence[str],
+    settings: Mapping,
+    cnn: Mapping,
     centroids_path: str,
+    cell_sizes_path: str,
     model_paths: Sequence[str],
-    cnn: dict,
-    settings: dict,
     patches_out: str,
-    panel_out: str,
-    truth_xy=None,
-    data_label: str = "",
     device=None,
 ) -> pd.DataFrame:
-    """Rule classify_patches: one batch of 257x257 patches per slide -> P(ALL), verdict boxes, panel."""
-    row = slide_row(manifest, slide)
-    if row is None:
-        table = pd.DataFrame(columns=PATCH_COLUMNS)
-        write_table_atomic(table, patches_out)
-        _empty_panel(panel_out, f"{slide}: rejected from the manifest")
-        return table
-    rgb = read_rgb(row["path"])
-    centroids = pd.read_csv(centroids_path, sep="\t")[CENTROID_COLUMNS].to_numpy(np.int64)
-    boxes, prob = classify_patches(
-        rgb, centroids, model_paths, settings["patch_size"], cnn["input_size"], device=device
-    )
-    table = patch_table(slide, centroids, boxes, prob, settings["abnormal_threshold"])
-    write_table_atomic(table, patches_out)
-    heat = upsample_map(np.load(heatmap_path), rgb.shape[:2])
-    stages = {
-        "heat": heat,
-        "heat_mask": heat > settings["heat_threshold"],
-        "eosin_mask": eosin_mask(rgb, settings["eosin_threshold"]),
-        "mask": load_mask_png(mask_path),
-    }
-    n_abnormal = int(table["abnormal"].sum())
-    title = f"{slide} ({row['class_name']}): {len(table)} patches, {n_abnormal} abnormal{data_label}"
-    slide_panel(rgb, stages, boxes, table["abnormal"].to_numpy(), panel_out, title, truth_xy)
-    log.info("%s: %d patches, %d abnormal", slide, len(table), n_abnormal)
+    """P(ALL) of the patch around every centroid of every slide of the group; a patch is abnormal
+    at `abnormal_threshold`."""
+    models = load_networks(model_paths)
+    sizes = diameters(read_tables(cell_sizes_path))
+    centroids = pd.read_csv(centroids_path, sep="\t", dtype={"slide": str})
+    tables = []
+    for slide, path in slide_paths(manifest, slides).items():
+        points = centroids.loc[centroids["slide"] == slide, ["x", "y"]].to_numpy(np.int64)
+        patch_size = pixel_sizes(settings, sizes[slide])["patch_size"]
+        boxes, prob = classify_patches(read_rgb(path), points, models, patch_size, cnn["input_size"], device)
+        table = pd.DataFrame({"slide": slide, "x": points[:, 0], "y": points[:, 1]})
+        table[["x0", "y0", "x1", "y1"]] = boxes.reshape(-1, 4)
+        table["prob_all"] = prob
+        table["abnormal"] = (table["prob_all"] >= settings["abnormal_threshold"]).astype(int)
+        tables.append(table)
+        log.info("%s: %d patches of %d px, %d abnormal", slide, len(table), patch_size, int(table["abnormal"].sum()))
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=PATCH_COLUMNS)
+    write_table_atomic(table[PATCH_COLUMNS], patches_out)
     return table
-
-
-def _empty_panel(out_png: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(4, 1))
-    fig.text(0.5, 0.5, title, ha="center", va="center")
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)

@@ -1,24 +1,31 @@
-"""Slide verdicts, Table II (Ghosh et al. 2017) and cell-level detection metrics for ALL-IDB1.
+"""Slide verdicts, Table II (Ghosh et al. 2017), cell-level detection and heatmap localisation for
+ALL-IDB1, one set of rows per slide method (`methods.METHODS`) beside the paper's values.
 
 Slide level: a slide is called ALL when it holds at least k abnormal patches (k = 1 is the
-ALL-IDB benchmark rule, "positive if it contains at least one blast"). Cell level, which the
-paper could not report: abnormal patch centres are matched one-to-one to the `.xyc` blast
-centroids within a radius (scaled to the slide's width). On synthetic data the generator's truth
-also gives the localisation recall of every white cell, whatever its class.
+ALL-IDB benchmark rule, "positive if it contains at least one blast"). Table II has one row per
+method and subset of slides (all scored slides; with `overlap.mode: separate` the slides known to
+share cells with the training crops apart; further subsets, e.g. slides no model has seen, come in
+through `extra_subsets`). Cell level, which the paper could not report: abnormal patch centres
+matched one-to-one to the `.xyc` blast centroids within `match_radius_cells` white-cell diameters
+of the slide; on synthetic data the generator's truth also gives the localisation recall of every
+white cell. Heatmap localisation: the per-slide measures of `localisation`, pooled over slides
+from their histograms.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from leukoflow.allidb1.files import diameters, load_npz, read_tables
+from leukoflow.allidb1.localisation import MEASURES, auc_from_histograms
 from leukoflow.allidb1.paper import TABLE2
 from leukoflow.core.evaluation import COUNTS, binary_row
 from leukoflow.core.io import write_table_atomic
-from leukoflow.core.matching import cell_metrics, match_points, scaled_radius
+from leukoflow.core.matching import cell_metrics, match_points
 from leukoflow.core.metrics import BINARY_METRIC_NAMES, wilson_interval
 from leukoflow.data.readers.allidb1 import read_xyc
 
@@ -28,6 +35,7 @@ OVERLAP_NOTE = (
     "ALL-IDB2 crops are cut from ALL-IDB1 slides, so the network classifying these slides may have "
     "trained on some of their cells; slide-level numbers can be optimistic."
 )
+POOLED = "pooled"
 
 
 def slide_verdict(n_abnormal: int, k: int = 1) -> bool:
@@ -71,8 +79,11 @@ def apply_overlap(verdicts: pd.DataFrame, mode: str, overlap_slides: Sequence[st
     return verdicts
 
 
-def table2_rows(verdicts: pd.DataFrame, paper: dict, mode: str) -> pd.DataFrame:
-    """Table II rows: all scored slides, or (mode `separate`) slides apart from training and the rest."""
+def table2_rows(
+    verdicts: pd.DataFrame, paper: dict, mode: str, extra_subsets: Mapping[str, Sequence[str]] | None = None
+) -> pd.DataFrame:
+    """Table II rows of one method: all scored slides, or (mode `separate`) slides apart from
+    training and the rest; then one row per `extra_subsets` entry (name -> slide ids)."""
     scored = verdicts[verdicts["status"] == "scored"]
     groups = [("all scored slides", scored)]
     if mode == "separate" and scored["overlaps_training"].any():
@@ -80,6 +91,7 @@ def table2_rows(verdicts: pd.DataFrame, paper: dict, mode: str) -> pd.DataFrame:
             ("slides not in training", scored[~scored["overlaps_training"]]),
             ("slides overlapping training", scored[scored["overlaps_training"]]),
         ]
+    groups += [(name, scored[scored["slide"].isin(list(ids))]) for name, ids in (extra_subsets or {}).items()]
     rows = []
     for name, group in groups:
         row = binary_row(group["label"].astype(int), group["verdict"])
@@ -92,16 +104,16 @@ def cell_level(
     verdicts: pd.DataFrame,
     patches: pd.DataFrame,
     manifest: pd.DataFrame,
-    radius_px: float,
+    radius_px: Mapping[str, float],
     truth: pd.DataFrame | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-slide and pooled matching of abnormal patches to `.xyc` blasts (and, with the
-    generator's truth, of every detection to every white cell)."""
+    """Per-slide and pooled matching of abnormal patches to `.xyc` blasts within each slide's
+    radius `radius_px[slide]` (and, with the generator's truth, of every detection to every
+    white cell)."""
     per_slide = []
     annotations = manifest.set_index("id")["annotation"]
     for slide in verdicts.loc[verdicts["status"] == "scored", "slide"]:
-        row = verdicts.set_index("slide").loc[slide]
-        radius = scaled_radius(radius_px, int(row["width"]))
+        radius = float(radius_px[slide])
         slide_patches = patches[patches["slide"] == slide]
         abnormal_xy = slide_patches.loc[slide_patches["abnormal"] == 1, ["x", "y"]].to_numpy(float)
         blasts = read_xyc(annotations[slide])
@@ -144,10 +156,37 @@ def cell_level(
     return per_slide, pd.DataFrame(rows)
 
 
+def localisation_table(tables: Sequence[str], histogram_files: Sequence[str]) -> pd.DataFrame:
+    """Per-slide heatmap measures of one method and a `pooled` row from the summed histograms, with
+    the number of slides and of slides whose map the calibration inverted."""
+    per_slide = read_tables(tables)
+    summed: dict[str, np.ndarray] = {}
+    for path in histogram_files:
+        for key, counts in load_npz(path)[0].items():
+            measure = key.rpartition("/")[2]
+            summed[measure] = summed.get(measure, 0) + counts
+    pooled = {"slide": POOLED, **{m: auc_from_histograms(summed[m]) if m in summed else np.nan for m in MEASURES}}
+    if "pixel_auc_in_eosin" in summed:  # white-cell pixels among all eosin-positive ones
+        pooled["white_cell_share_of_eosin"] = float(
+            summed["pixel_auc_in_eosin"][0].sum() / summed["pixel_auc_in_eosin"].sum()
+        )
+    for column in ("heat_in_eosin", "heat_outside_eosin"):
+        if column in per_slide:
+            pooled[column] = float(per_slide[column].mean())
+    pooled["slides"] = len(per_slide)
+    pooled["inverted_slides"] = int((per_slide["polarity"] < 0).sum()) if "polarity" in per_slide else 0
+    pooled["calibrated"] = bool(per_slide["calibrated"].any()) if "calibrated" in per_slide else False
+    return pd.concat([per_slide, pd.DataFrame([pooled])], ignore_index=True)
+
+
 def write_table2(
     *,
     manifest: pd.DataFrame,
-    patch_paths: Sequence[str],
+    methods: Sequence[str],
+    patch_paths: Mapping[str, Sequence[str]],
+    localisation_paths: Mapping[str, Sequence[str]],
+    histogram_paths: Mapping[str, Sequence[str]],
+    cell_sizes_path: str,
     slides: Sequence[str],
     settings: dict,
     source: dict,
@@ -156,20 +195,45 @@ def write_table2(
     table_out: str,
     cells_out: str,
     cells_per_slide_out: str,
+    localisation_out: str,
     paper: dict = TABLE2,
+    extra_subsets: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
-    """Slide verdicts, Table II and the cell-level tables (TSV); `report_section` renders them."""
-    patches = pd.concat([pd.read_csv(p, sep="\t", dtype={"slide": str}) for p in patch_paths], ignore_index=True)
-    verdicts = slide_verdicts(manifest, patches, slides, settings["k"])
-    verdicts = apply_overlap(verdicts, settings["overlap"]["mode"], settings["overlap"]["slides"])
-    table = table2_rows(verdicts, paper, settings["overlap"]["mode"])
+    """Slide verdicts, Table II, cell-level and localisation tables (TSV, a `method` column in
+    each); `report_section` renders them."""
+    cell_sizes = read_tables(cell_sizes_path)
+    radius = {s: settings["match_radius_cells"] * d for s, d in diameters(cell_sizes).items()}
+    verdicts, tables, cells, per_slide, localisation = [], [], [], [], []
+    for method in methods:
+        patches = read_tables(patch_paths[method])
+        method_verdicts = slide_verdicts(manifest, patches, slides, settings["k"])
+        method_verdicts = apply_overlap(method_verdicts, settings["overlap"]["mode"], settings["overlap"]["slides"])
+        method_verdicts = method_verdicts.merge(cell_sizes[["slide", "diameter_px"]], on="slide", how="left")
+        table = table2_rows(method_verdicts, paper, settings["overlap"]["mode"], extra_subsets)
+        slide_cells, pooled_cells = cell_level(method_verdicts, patches, manifest, radius, truth)
+        measured = localisation_table(localisation_paths[method], histogram_paths[method])
+        for frame, target in (
+            (method_verdicts, verdicts),
+            (table, tables),
+            (pooled_cells, cells),
+            (slide_cells, per_slide),
+            (measured, localisation),
+        ):
+            target.append(frame.assign(method=method)[["method", *frame.columns]])
     data = source["source"]
-    table.insert(0, "data", data)
-    per_slide, cells = cell_level(verdicts, patches, manifest, settings["match_radius"], truth)
-    cells.insert(0, "data", data)
-    write_table_atomic(verdicts, verdicts_out)
-    write_table_atomic(table, table_out)
-    write_table_atomic(cells, cells_out)
-    write_table_atomic(per_slide, cells_per_slide_out)
-    log.info("Table II: %s", table.iloc[0][["tp", "tn", "fp", "fn", "accuracy"]].to_dict())
+    outputs = (
+        (verdicts, verdicts_out),
+        (tables, table_out),
+        (cells, cells_out),
+        (per_slide, cells_per_slide_out),
+        (localisation, localisation_out),
+    )
+    for frames, out in outputs:
+        frame = pd.concat(frames, ignore_index=True)
+        if out in (table_out, cells_out, localisation_out):
+            frame.insert(0, "data", data)
+        write_table_atomic(frame, out)
+    table = pd.concat(tables, ignore_index=True)
+    for method, row in zip(methods, tables):
+        log.info("Table II, %s: %s", method, row.iloc[0][["tp", "tn", "fp", "fn", "accuracy"]].to_dict())
     return table

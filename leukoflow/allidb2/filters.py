@@ -11,7 +11,7 @@
   with the Jensen-Shannon distance (maps treated as probability distributions over positions)
   and shown as a matrix sorted by hierarchical-clustering leaf order.
 
-Models are anything with a `.features` nn.Sequential of conv layers (e.g. `AlexNetClassifier`)
+Models are anything with a `.features` nn.Sequential of conv layers (e.g. `GhoshNet`)
 whose forward returns class scores (only the arg-max is used), or a single score column.
 """
 
@@ -26,7 +26,7 @@ from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
 from scipy.spatial.distance import squareform
 from torch import nn
 
-from leukoflow.core.images import imagenet_normalise
+from leukoflow.core.images import imagenet_normalise, normalisation_constants, normalise_batch
 from leukoflow.core.io import atomic_path, write_table_atomic
 
 
@@ -196,11 +196,15 @@ def js_distance_matrix(maps: np.ndarray, block: int = 64) -> np.ndarray:
     return np.sqrt(np.clip(divergence, 0.0, 1.0))
 
 
+OPTIMAL_ORDERING_MAX = 512  # AlexNet's 256 filters; EfficientNet-Lite0's 1280 take the plain leaf order
+
+
 def sorted_order(matrix: np.ndarray, method: str = "average") -> np.ndarray:
     """Leaf order of a hierarchical clustering of a distance matrix, for the sorted plot.
 
     `linkage` with `method` on the condensed matrix, then the optimal leaf ordering (adjacent
-    leaves as similar as possible). Plot `matrix[np.ix_(order, order)]`.
+    leaves as similar as possible) up to `OPTIMAL_ORDERING_MAX` filters, the tree's own leaf
+    order above. Plot `matrix[np.ix_(order, order)]`.
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -209,6 +213,8 @@ def sorted_order(matrix: np.ndarray, method: str = "average") -> np.ndarray:
         return np.arange(len(matrix))
     condensed = squareform(matrix, checks=False)
     tree = linkage(condensed, method=method)
+    if len(matrix) > OPTIMAL_ORDERING_MAX:  # its cost grows with the cube of the filter count
+        return leaves_list(tree).astype(np.int64)
     return leaves_list(optimal_leaf_ordering(tree, condensed)).astype(np.int64)
 
 
@@ -220,8 +226,10 @@ def blinding_errors(model: nn.Module, patches: torch.Tensor, labels, chunk: int 
     """(baseline error, error with each last-layer filter blinded) for uint8 patches (N,3,S,S)."""
     model.eval()
     labels = torch.as_tensor(np.asarray(labels))
+    # The normalisation the network was trained with (EfficientNet-Lite0's is not ImageNet's).
+    scale, shift = normalisation_constants(patches.device, getattr(model, "normalisation", "imagenet"))
     pooled = torch.cat(
-        [model.features(imagenet_normalise(patches[i : i + chunk])) for i in range(0, len(patches), chunk)]
+        [model.features(normalise_batch(patches[i : i + chunk], scale, shift)) for i in range(0, len(patches), chunk)]
     )
     n_filters = pooled.shape[1]
 
@@ -231,6 +239,21 @@ def blinding_errors(model: nn.Module, patches: torch.Tensor, labels, chunk: int 
 
     baseline = error(pooled)
     errors = np.empty(n_filters)
+    layers = list(model.classifier.children())
+    first = next((i for i, layer in enumerate(layers) if not isinstance(layer, nn.Dropout)), None)
+    if first is not None and isinstance(layers[first], nn.Linear):
+        # The head starts with a linear layer (after dropout, idle in eval mode): blinding filter f
+        # removes only its columns' share of that layer's output, so the first layer runs once
+        # and each filter costs a product with its own columns (EfficientNet-Lite0: 1280 filters).
+        linear, rest = layers[first], nn.Sequential(*layers[first + 1 :])
+        flat = torch.flatten(pooled, 1)
+        base = linear(flat)
+        width = flat.shape[1] // n_filters  # flattening is channel-major: filter f owns one block
+        for f in range(n_filters):
+            columns = slice(f * width, (f + 1) * width)
+            hidden = base - flat[:, columns] @ linear.weight[:, columns].T
+            errors[f] = float((rest(hidden).argmax(1) != labels).float().mean())
+        return baseline, errors
     for f in range(n_filters):  # one cheap linear head pass per filter
         blinded = pooled.clone()
         blinded[:, f] = 0

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from leukoflow.allidb2.paper import TABLE1
+from leukoflow.allidb2.paper import OUR_READING, TABLE1
 from leukoflow.allidb2.table1 import LEAK_COLUMN
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.evaluation import pooled_note
@@ -133,6 +133,7 @@ def render_allidb2(inputs: ReportInputs, context: ReportContext) -> list[Section
                 "note",
             )
         )
+        parts.append(paragraph(OUR_READING, "note"))
     subsections = []
     tag = synthetic_tag(context, "allidb2")
     for protocol in protocols:
@@ -153,7 +154,18 @@ def render_allidb2(inputs: ReportInputs, context: ReportContext) -> list[Section
                 )
             )
         elif protocol == "leak_free":
-            body.append(paragraph("Leak-free: all augmented copies of a source cell are in one bag.", "note"))
+            by_slide = table is not None and "grouping" in table and (table["grouping"] == "slide").any()
+            body.append(
+                paragraph(
+                    "Leak-free, grouped by slide: every crop located in one ALL-IDB1 slide (see "
+                    "'ALL-IDB2 crops in ALL-IDB1') is in the same bag as the other crops of that slide, with all "
+                    "augmented copies; crops found in no slide are grouped by themselves."
+                    if by_slide
+                    else "Leak-free, grouped by source crop: all augmented copies of a source cell are in one bag "
+                    "(which slide a crop comes from is not known to this run).",
+                    "note",
+                )
+            )
         if table is not None:
             body.append(table1_block(table, protocol, f"{name}{tag}"))
         if inputs.has(f"curves_{protocol}"):
@@ -209,6 +221,14 @@ def render_filters(inputs: ReportInputs, context: ReportContext) -> list[Section
                 f"{hurt} filters raise the error when blinded."
             )
         )
+        if len(blinding) and hurt == 0:
+            parts.append(
+                paragraph(
+                    "Blinding changes nothing here: no single filter raises the error, so this network's decision "
+                    "does not rest on any one filter of its last layer (the paper found a few that matter most).",
+                    "warning",
+                )
+            )
         # Only filters that matter are listed: a "top 5" of zero increases would suggest an order there is not.
         top = (
             blinding[blinding["error_increase"] > 0]
@@ -237,7 +257,73 @@ def render_filters(inputs: ReportInputs, context: ReportContext) -> list[Section
     return [Section("filters", "Filter analysis (ALL-IDB2 network)", "".join(parts))]
 
 
+def render_provenance(inputs: ReportInputs, context: ReportContext) -> list[Section]:
+    """The measured overlap of ALL-IDB2 with ALL-IDB1 (rule allidb2_provenance)."""
+    if not inputs.has("provenance_summary"):
+        return []
+    summary = read_table(inputs.one("provenance_summary"), ["crops", "matched", "ambiguous", "not_found"]).iloc[0]
+    tag = synthetic_tag(context, "allidb2") or synthetic_tag(context, "allidb1")
+    parts = [context.banner("allidb2"), context.banner("allidb1")]
+    thresholds = (
+        f"matched: NCC at least {summary['matched_threshold']:g} and {summary['margin']:g} above the second-best "
+        f"slide; not found: below {summary['not_found_threshold']:g}; ambiguous: in between"
+        if "matched_threshold" in summary
+        else ""
+    )
+    parts.append(
+        paragraph(
+            f"Every ALL-IDB2 crop searched in every ALL-IDB1 slide by normalised cross-correlation{tag} "
+            f"({thresholds}): {int(summary['matched'])} of {int(summary['crops'])} crops matched, from "
+            f"{int(summary.get('slides_with_matches', 0))} of {int(summary.get('slides_searched', 0))} slides; "
+            f"{int(summary['ambiguous'])} ambiguous, {int(summary['not_found'])} not found."
+        )
+    )
+    if "planted_from_slides" in summary and not pd.isna(summary["planted_from_slides"]):
+        parts.append(
+            paragraph(
+                f"Planted truth of the synthetic data: {int(summary['planted_recovered'])} of "
+                f"{int(summary['planted_from_slides'])} crops cut from a slide found on that slide within "
+                f"{int(summary['tolerance_px'])} px; {int(summary['no_slide_not_found'])} of "
+                f"{int(summary['planted_no_slide'])} crops from no slide reported not found.",
+                "note",
+            )
+        )
+    if inputs.has("provenance_table"):
+        table = read_table(inputs.one("provenance_table"), ["crop", "label", "slide", "verdict"])
+        counts = pd.crosstab(table["verdict"], table["label"].map({1: "ALL", 0: "healthy"}))
+        rows = [
+            [verdict, *(int(counts.loc[verdict].get(name, 0)) if verdict in counts.index else 0 for name in CLASSES)]
+            for verdict in ("matched", "ambiguous", "not found")
+        ]
+        parts.append(
+            html_table(
+                ["Verdict", *(f"{name} crops" for name in CLASSES)],
+                rows,
+                table_id="provenance-verdicts",
+                caption=f"ALL-IDB2 crops by verdict and class{tag}.",
+            )
+        )
+    parts.append(
+        paragraph(
+            "Consequences: leak-free Table I bags keep the crops of one slide together; on ALL-IDB1, the slides "
+            "whose crops trained a model that scores them are the overlap that makes slide-level numbers "
+            "optimistic.",
+            "note",
+        )
+    )
+    if inputs.has("provenance_figure"):
+        parts.append(
+            figure(
+                image_file_uri(inputs.one("provenance_figure")),
+                "ALL-IDB2 crops beside the slide regions they matched",
+                "A few matched crops (top) and the slide region each was found in (bottom, the match outlined).",
+            )
+        )
+    return [Section("allidb2-provenance", "ALL-IDB2 crops in ALL-IDB1", "".join(parts))]
+
+
 SECTIONS = [
     SectionSpec(("table1_", "curves_", "predictions_"), render_allidb2),
+    SectionSpec(("provenance_",), render_provenance),
     SectionSpec(("filters_",), render_filters),
 ]

@@ -16,6 +16,7 @@ import pandas as pd
 from leukoflow.allidb2.paper import TABLE1
 from leukoflow.core.evaluation import binary_row, with_pooled_row
 from leukoflow.core.io import write_table_atomic
+from leukoflow.core.metrics import wilson_interval
 from leukoflow.core.splits import BAG_FOLDS, leak_report
 from leukoflow.report.figures import plot_learning_curves
 
@@ -51,7 +52,16 @@ def build_table1(
         predictions = pd.read_csv(path, sep="\t", dtype={"source_id": str})
         rows.append(fold_row(predictions, index, int(fold), protocol))
     table = with_pooled_row(rows, sum_columns=("n_test", "test_sources", LEAK_COLUMN), paper=paper["per_fold"])
+    # Per-cell accuracy pooled like the counts: correct test cells summed over folds, Wilson interval.
+    per_fold = table.iloc[:-1]
+    correct = int(round(float((per_fold["source_accuracy"] * per_fold["test_sources"]).sum())))
+    cells = int(per_fold["test_sources"].sum())
+    pooled = table.index[-1]
+    table.loc[pooled, "source_accuracy"] = correct / cells if cells else float("nan")
+    table.loc[pooled, ["source_accuracy_ci_low", "source_accuracy_ci_high"]] = wilson_interval(correct, cells)
     table["protocol"] = protocol
+    # What leak-free bags kept whole: each crop's copies, or every crop of one slide (bags.crop_groups).
+    table["grouping"] = index["grouping"].iloc[0] if "grouping" in index.columns else "source crop"
     table["leaky"] = table[LEAK_COLUMN] > 0
     return table
 

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 import pandas as pd
 import torch
 
+from leukoflow.allidb2.frozen import fit_above_frozen_stages
 from leukoflow.core.device import job_device
 from leukoflow.core.io import load_bags, write_table_atomic
 from leukoflow.core.splits import BAG_FOLDS
 from leukoflow.inference import load_exported, predict_proba
-from leukoflow.nets.alexnet import AlexNetClassifier, load_features_state
+from leukoflow.nets.alexnet import load_features_state
+from leukoflow.nets.ghosh import GhoshNet
 from leukoflow.nets.pretrained import load_pretrained_features
 from leukoflow.training.config import TrainConfig
 from leukoflow.training.fit import fit
@@ -43,18 +45,25 @@ def train_config(cnn: dict, compute: dict, threads: int) -> TrainConfig:
     )
 
 
-def build_network(cnn: dict, weights_cache: str) -> AlexNetClassifier:
+def build_network(cnn: dict, weights_cache: str) -> GhoshNet:
+    """The Ghosh network on the configured trunk (`backbone`, AlexNet as in the paper), its conv
+    layers loaded from `pretrained` ("imagenet", "none" or a file)."""
     # Seed before the layers are created: with random initialisation the initial weights are
     # part of the result, and fit() seeds only after the model exists.
     torch.manual_seed(cnn["seed"])
-    model = AlexNetClassifier(input_size=cnn["input_size"], hidden=cnn["hidden"], dropout=cnn["dropout"])
+    backbone = cnn["backbone"]
+    model = GhoshNet(input_size=cnn["input_size"], hidden=cnn["hidden"], dropout=cnn["dropout"], backbone=backbone)
     spec = cnn["pretrained"]
-    state = load_pretrained_features(None if spec == "none" else spec, weights_cache)
-    if state is None:
-        log.warning("convolutional layers start from random initialisation (pretrained: %s)", spec)
+    if spec == "none":
+        log.warning("convolutional layers start from random initialisation (pretrained: none)")
+    elif backbone == "alexnet":  # torchvision's file, hash-checked (nets.pretrained)
+        report = load_features_state(model, load_pretrained_features(spec, weights_cache))
+        log.info("loaded pretrained AlexNet convolutional layers (%s): %s", spec, report)
     else:
-        report = load_features_state(model, state)
-        log.info("loaded pretrained convolutional layers (%s): %s", spec, report)
+        from leukoflow.nets.backbones import build_backbone
+
+        model.features.load_state_dict(build_backbone(backbone, spec, weights_cache).state_dict())
+        log.info("loaded pretrained %s convolutional layers (%s)", backbone, spec)
     return model
 
 
@@ -88,11 +97,33 @@ def train_fold(
     )
     model = build_network(cnn, weights_cache)
     cfg = train_config(cnn, compute, threads)
-    summary = fit(model, train_x, train_y, val_x, val_y, cfg, state_dir, model_out, history_out)
+    if cnn["frozen_stages"]:
+        data = {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}
+        summary, probabilities = fit_above_frozen_stages(
+            model, cnn["frozen_stages"], data, cfg, state_dir, model_out, history_out
+        )
+    else:
+        summary = fit(
+            model,
+            train_x,
+            train_y,
+            val_x,
+            val_y,
+            cfg,
+            state_dir,
+            model_out,
+            history_out,
+            normalisation=model.normalisation,
+        )
+        device = job_device(cfg.accelerator, cfg.allow_cpu_fallback)
+        probabilities = predict_proba(
+            load_exported(model_out),
+            test_x,
+            batch_size=cnn["batch_size"],
+            device=device,
+            normalisation=model.normalisation,
+        )
     log.info("fold %d trained: %s", fold, summary)
-    best = load_exported(model_out)
-    device = job_device(cfg.accelerator, cfg.allow_cpu_fallback)
-    probabilities = predict_proba(best, test_x, batch_size=cnn["batch_size"], device=device)
     index = pd.read_csv(index_path, sep="\t", dtype={"source_id": str, "id": str})
     rows = index.set_index("row").loc[test_rows.numpy()]
     predictions = pd.DataFrame(

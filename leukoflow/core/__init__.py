@@ -1,6 +1,6 @@
 """The shared core: nothing here knows a dataset by name.
 
-errors      DatasetError (names the file), ConfigError (names the key)
+errors      DatasetError (names the file), ConfigError (names the key), warn_once (names the file)
 io          atomic writes, hashing, image and mask decoding, image-tensor bag files
 images      layout, normalisation, resizing, padding of image tensors
 crops       fixed-size boxes around points, shifted inside the image, cut in one batch

@@ -7,27 +7,34 @@ so a GPU receives 1 byte per pixel and converts there.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from leukoflow.core.errors import DatasetError
+from leukoflow.core.errors import DatasetError, warn_once
+
+log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-NORMALISATIONS = ("imagenet", "unit", "signed")
+NORMALISATIONS = ("imagenet", "unit", "signed", "none")
 """`imagenet`: RGB scaled to [0, 1], minus ImageNet's mean, over its std (torchvision-style ImageNet
 weights). `unit`: any channel count scaled to [0, 1] (the U-Net on grey CLAHE images). `signed`:
-(x - 127) / 128, the input of the TensorFlow EfficientNet-Lite models."""
+(x - 127) / 128, the input of the TensorFlow EfficientNet-Lite models. `none`: inputs that are
+already float features (the stored output of frozen network layers), used as they are."""
 
 
-def check_images(images, labels=None, *, name: str = "images", channels: tuple[int, ...] = (3,)):
+def check_images(
+    images, labels=None, *, name: str = "images", channels: tuple[int, ...] | None = (3,), features: bool = False
+):
     """Validate and convert uint8 images (N, C, H, W) and optional integer targets to CPU tensors.
 
     Parameters
     ----------
     images : array-like
-        uint8 (N, C, H, W) with C in `channels`.
+        uint8 (N, C, H, W) with C in `channels` (None: any); with `features`, float32 maps instead.
     labels : array-like, optional
         Integer targets: class labels (N,) or masks (N, H, W).
     name : str
@@ -44,9 +51,11 @@ def check_images(images, labels=None, *, name: str = "images", channels: tuple[i
         On a wrong dtype, shape, channel count, target count or negative label.
     """
     images = torch.as_tensor(images)
-    if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in channels:
-        wanted = "/".join(str(c) for c in channels)
-        raise ValueError(f"{name}: expected uint8 (N, {wanted}, H, W), got {images.dtype} {tuple(images.shape)}")
+    dtype = torch.float32 if features else torch.uint8
+    if images.dtype != dtype or images.ndim != 4 or (channels is not None and images.shape[1] not in channels):
+        wanted = "C" if channels is None else "/".join(str(c) for c in channels)
+        kind = "float32" if features else "uint8"
+        raise ValueError(f"{name}: expected {kind} (N, {wanted}, H, W), got {images.dtype} {tuple(images.shape)}")
     if labels is None:
         return images, None
     labels = torch.as_tensor(labels)
@@ -73,10 +82,10 @@ def normalisation_constants(
     Parameters
     ----------
     device : torch.device or str
-    normalisation : {"imagenet", "unit", "signed"}
+    normalisation : {"imagenet", "unit", "signed", "none"}
         See `NORMALISATIONS`.
     channels : int
-        Channel count for "unit" and "signed" (ImageNet normalisation needs 3).
+        Channel count for "unit", "signed" and "none" (ImageNet normalisation needs 3).
 
     Raises
     ------
@@ -85,6 +94,9 @@ def normalisation_constants(
     """
     if normalisation == "unit":
         scale = torch.full((1, channels, 1, 1), 1.0 / 255.0, dtype=torch.float32, device=device)
+        return scale, torch.zeros_like(scale)
+    if normalisation == "none":
+        scale = torch.ones((1, channels, 1, 1), dtype=torch.float32, device=device)
         return scale, torch.zeros_like(scale)
     if normalisation == "signed":
         scale = torch.full((1, channels, 1, 1), 1.0 / 128.0, dtype=torch.float32, device=device)
@@ -101,7 +113,7 @@ def normalisation_constants(
 def normalise_batch(
     images: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, channels_last: bool = False
 ) -> torch.Tensor:
-    """uint8 batch -> normalised float32 on the batch's device (one multiply-add, in place)."""
+    """uint8 (or float feature) batch -> normalised float32 on its device (one multiply-add)."""
     out = images.to(torch.float32).mul_(scale).add_(shift)
     return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
@@ -176,6 +188,8 @@ def upsample_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def pad_to_square(image: np.ndarray, size: int, *, name: str = "<array>") -> np.ndarray:
     """Bring an HxWx3 uint8 crop to size x size x 3: centre-pad smaller sides, centre-crop larger.
 
+    A crop larger than the frame logs a warning naming `name` (once per file and process).
+
     Padding reflects the image rather than adding a constant: a flat border that only a few
     (class-unbalanced) images have could become a class cue. numpy's "reflect" needs the side
     to be longer than the pad; shorter sides fall back to "symmetric".
@@ -205,6 +219,15 @@ def pad_to_square(image: np.ndarray, size: int, *, name: str = "<array>") -> np.
         raise ValueError(f"size must be positive, got {size}")
 
     height, width = image.shape[:2]
+    if height > size or width > size:
+        # The border is cut off unseen by anyone: say so once per file in the job's log.
+        warn_once(
+            log,
+            name,
+            "centre-cropped",
+            f"{width}x{height} crop is larger than the {size}x{size} frame: centre-cropped, "
+            f"{max(width - size, 0)} px of width and {max(height - size, 0)} px of height dropped",
+        )
     top = max(height - size, 0) // 2
     left = max(width - size, 0) // 2
     image = image[top : top + min(height, size), left : left + min(width, size)]

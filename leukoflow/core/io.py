@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from leukoflow.core.errors import DatasetError
+from leukoflow.core.errors import DatasetError, warn_once
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -61,7 +64,9 @@ def read_rgb(path: str | Path) -> np.ndarray:
 
     TIFFs go through tifffile, everything else through Pillow with truncated-image loading
     off, so a cut-off JPEG or BMP raises instead of decoding grey padding. Any failure becomes
-    a DatasetError naming the file.
+    a DatasetError naming the file. A greyscale image is made RGB by repeating its channel, with
+    a warning naming the file (once per file and process): the stain colours the networks rely
+    on are not in it.
     """
     path = Path(path)
     try:
@@ -69,17 +74,22 @@ def read_rgb(path: str | Path) -> np.ndarray:
             import tifffile
 
             array = tifffile.imread(path)
+            grey_mode = "one channel" if array.ndim == 2 else None
         else:
             from PIL import Image
 
             with Image.open(path) as image:
                 image.load()
+                grey_mode = f"mode {image.mode}" if Image.getmodebase(image.mode) == "L" else None
                 array = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
     except DatasetError:
         raise
     except Exception as exc:  # decoder errors come in many types; all mean "unreadable"
         raise DatasetError(path, f"unreadable or truncated image ({type(exc).__name__}: {exc})") from exc
-    return as_rgb_uint8(array, path)
+    rgb = as_rgb_uint8(array, path)
+    if grey_mode:
+        warn_once(log, path, "greyscale", f"greyscale image ({grey_mode}) converted to RGB by repeating its channel")
+    return rgb
 
 
 def as_rgb_uint8(array: np.ndarray, path: str | Path) -> np.ndarray:
@@ -95,27 +105,74 @@ def as_rgb_uint8(array: np.ndarray, path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def read_mask(path: str | Path) -> np.ndarray:
-    """Decode a nucleus mask into a boolean HxW array.
+MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
+"""Lossless formats a mask may come in: a JPEG's ringing would move edges and blend the colour codes."""
 
-    Accepts a binary/greyscale mask (nucleus = non-zero) or the colour-coded format of the
-    public ALL-IDB2 masks (background white, nucleus cyan (0,255,255), cytoplasm blue (0,0,255)).
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Decode a nucleus mask (PNG, TIFF or BMP) into a boolean HxW array.
+
+    Accepts a binary/greyscale mask (nucleus = non-zero, any integer or float type, also stored as
+    RGB with equal channels or with an alpha channel) or the colour-coded format of the public
+    ALL-IDB2 masks (background white, nucleus cyan (0,255,255), cytoplasm blue (0,0,255)), also as a
+    palette image. TIFFs go through tifffile (planar RGB is accepted), the rest through Pillow.
+
+    Parameters
+    ----------
+    path : str or Path
+        The mask file.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool (H, W), True on nucleus pixels.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file when it cannot be decoded or its array is not a mask.
     """
     path = Path(path)
     try:
-        from PIL import Image
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
 
-        with Image.open(path) as image:
-            image.load()
-            array = np.asarray(image)
+            array = tifffile.imread(path)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as image:
+                image.load()
+                # A palette image stores indices into its colours; the colours carry the code.
+                array = np.asarray(image.convert("RGBA") if image.mode in ("P", "PA") else image)
     except Exception as exc:
         raise DatasetError(path, f"unreadable or truncated mask ({type(exc).__name__}: {exc})") from exc
+    return mask_from_array(array, path)
+
+
+def mask_from_array(array: np.ndarray, path: str | Path = "<array>") -> np.ndarray:
+    """The boolean nucleus mask of a decoded mask array (see `read_mask`).
+
+    Raises
+    ------
+    DatasetError
+        For an array that is neither HxW, HxWx{1,2,3,4} nor planar {3,4}xHxW.
+    """
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (1, 2, 3, 4):
+        array = np.moveaxis(array, 0, -1)  # planar (channel-first) TIFF
+    if array.ndim == 3 and array.shape[2] in (1, 2):
+        array = array[:, :, 0]  # grey, or grey + alpha
     if array.ndim == 2:
         return array > 0
-    rgb = array[:, :, :3].astype(np.int16)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise DatasetError(path, f"expected a binary, grey or RGB mask, got an array of shape {array.shape}")
+    rgb = array[:, :, :3]
     if (rgb == rgb[:, :, :1]).all():  # grey stored as RGB
         return rgb[:, :, 0] > 0
-    return (rgb[:, :, 0] < 128) & (rgb[:, :, 1] > 128) & (rgb[:, :, 2] > 128)
+    top = 1.0 if rgb.dtype.kind in "fb" else float(np.iinfo(rgb.dtype).max)
+    high, low = rgb > top / 2, rgb < top / 2
+    return low[:, :, 0] & high[:, :, 1] & high[:, :, 2]  # cyan: no red, full green and blue
 
 
 def write_bag(target: str | Path, images, labels, rows) -> None:

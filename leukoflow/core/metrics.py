@@ -131,38 +131,6 @@ def binary_metrics(tp: int, tn: int, fp: int, fn: int, n_boot: int = 2000, seed:
     return result
 
 
-def per_class_report(y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[str]) -> pd.DataFrame:
-    """Precision, recall, f1 and support per class, then `macro` and `weighted` rows.
-
-    Labels are class indices 0..len(class_names)-1 (the manifest `label` convention). Columns:
-    class, precision, recall, f1, support. A class never predicted (or absent) gets NaN for the
-    undefined ratio instead of scikit-learn's default 0 with a warning.
-    """
-    from sklearn.metrics import precision_recall_fscore_support
-
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    names = list(class_names)
-    labels = np.arange(len(names))
-    unknown = np.setdiff1d(np.union1d(y_true, y_pred), labels)
-    if len(unknown):
-        raise ValueError(f"labels {unknown.tolist()} are outside 0..{len(names) - 1} ({names})")
-    rows = []
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=np.nan
-    )
-    for i, name in enumerate(names):
-        rows.append(
-            {"class": name, "precision": precision[i], "recall": recall[i], "f1": f1[i], "support": int(support[i])}
-        )
-    for average in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=labels, average=average, zero_division=np.nan
-        )
-        rows.append({"class": average, "precision": p, "recall": r, "f1": f, "support": int(support.sum())})
-    return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "support"])
-
-
 def roc_points(y_true: Sequence, scores: Sequence[float], positive=1) -> tuple[np.ndarray, np.ndarray, float]:
     """ROC curve (fpr, tpr) and its area for scores where larger means `positive`.
 

@@ -5,6 +5,10 @@ AlexNet's convolutional stack (the `features` part, laid out and named exactly a
 the input (257x257 in the paper, giving 256x7x7 feature maps) and a two-way log-softmax. The
 convolutional layers are fine-tuned from ImageNet weights; the linear layers start from scratch.
 
+torchvision's AlexNet, whose ImageNet weights are the ones that can be had, is the variant of
+Krizhevsky's "one weird trick" paper: 64-192-384-256-256 filters, where the original AlexNet
+(and Caffe's, which the 2017 paper may have fine-tuned) has 96-256-384-384-256.
+
 torchvision is deliberately not imported: the architecture is small enough to write out, and the
 package then needs only torch.
 """
@@ -71,52 +75,15 @@ def _first(value) -> int:
     return int(value)
 
 
-class AlexNetClassifier(nn.Module):
-    """AlexNet features + a new classifier head; `forward` returns log-probabilities (N, n_classes).
-
-    The head mirrors AlexNet's (dropout, linear, ReLU per hidden layer, then a final linear) with
-    the first linear layer sized for `input_size` rather than for AlexNet's 224 px + adaptive pool.
-    `arch_kwargs` holds the constructor arguments so an exported model can be rebuilt
-    (`leukoflow.training.fit.load_exported`).
-    """
-
-    def __init__(
-        self,
-        input_size: int = 257,
-        hidden: Sequence[int] = (4096, 4096),
-        dropout: float = 0.5,
-        n_classes: int = 2,
-    ):
-        super().__init__()
-        if n_classes < 2:
-            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        hidden = [int(h) for h in hidden]
-        if any(h < 1 for h in hidden):
-            raise ValueError(f"hidden sizes must be positive, got {hidden}")
-        self.arch_kwargs = {
-            "input_size": int(input_size),
-            "hidden": hidden,
-            "dropout": float(dropout),
-            "n_classes": int(n_classes),
-        }
-        self.features = alexnet_features()
-        side = feature_map_size(self.features, input_size)
-        self.flat_features = FEATURE_CHANNELS * side * side
-
-        layers: list[nn.Module] = []
-        width = self.flat_features
-        for size in hidden:
-            layers += [nn.Dropout(dropout), nn.Linear(width, size), nn.ReLU(inplace=True)]
-            width = size
-        layers.append(nn.Linear(width, n_classes))
-        self.classifier = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        x = torch.flatten(x, 1)
-        return torch.log_softmax(self.classifier(x), dim=1)
+def classifier_head(width: int, hidden: Sequence[int], dropout: float, n_classes: int) -> nn.Sequential:
+    """AlexNet's head layout on `width` flattened features: dropout, linear, ReLU per hidden layer,
+    then a final linear layer to `n_classes` scores."""
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [nn.Dropout(dropout), nn.Linear(width, size), nn.ReLU(inplace=True)]
+        width = size
+    layers.append(nn.Linear(width, n_classes))
+    return nn.Sequential(*layers)
 
 
 @dataclass(frozen=True)

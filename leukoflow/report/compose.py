@@ -7,8 +7,14 @@ section reads is listed in its package's `report_section.SECTIONS`; input keys t
 claims are logged as a warning, so a forgotten renderer is noticed.
 
   data      sources, summary_counts, summary_sizes, summary_sheets, summary_rejected
-  allidb2   table1_<protocol>, curves_<protocol>, predictions_<protocol>, filters_*
-  allidb1   table2, slide_verdicts, cells, cells_per_slide, panel_<slide>, cnn50, cnn50_predictions
+  allidb2   table1_<protocol>, curves_<protocol>, predictions_<protocol>, filters_*,
+            provenance_table, provenance_summary, provenance_figure
+  allidb1   table2, slide_verdicts, cells, cells_per_slide, allidb1_localisation, allidb1_cell_sizes,
+            panel_<slide>, cnn50, cnn50_predictions
+  cnmc      cnmc_table, cnmc_subjects, cnmc_split, cnmc_predictions, cnmc_curves, cnmc_crop_sheet,
+            cnmc_unlabelled
+  ukm       ukm_segmentation, ukm_loss_comparison, ukm_classification, ukm_predictions,
+            ukm_unet_curves, ukm_classifier_curves, ukm_panel
 
 Provenance (config, git commit, package versions, device, run span, per-job time and memory from
 the `benchmark:` files) is always the last section. This module is the only one that imports the
@@ -22,15 +28,23 @@ from collections.abc import Mapping, Sequence
 
 from leukoflow.allidb1 import report_section as allidb1_section
 from leukoflow.allidb2 import report_section as allidb2_section
+from leukoflow.cnmc import report_section as cnmc_section
 from leukoflow.core.io import write_text_atomic
 from leukoflow.data import report_section as data_section
 from leukoflow.report.framework import ReportContext, ReportInputs, SectionSpec
 from leukoflow.report.html import Section, page
 from leukoflow.report.provenance import collect_provenance, render_provenance, timestamp
+from leukoflow.ukm import report_section as ukm_section
 
 log = logging.getLogger(__name__)
 
-SECTIONS: list[SectionSpec] = [*data_section.SECTIONS, *allidb2_section.SECTIONS, *allidb1_section.SECTIONS]
+SECTIONS: list[SectionSpec] = [
+    *data_section.SECTIONS,
+    *allidb2_section.SECTIONS,
+    *allidb1_section.SECTIONS,
+    *cnmc_section.SECTIONS,
+    *ukm_section.SECTIONS,
+]
 """Page order: data first, then each dataset's sections."""
 
 

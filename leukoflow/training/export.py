@@ -46,18 +46,35 @@ def export_best(
     if best_row is None:
         raise DatasetError(best_path, f"epoch {best_epoch} missing from the training history")
     state = {key[len("model.") :]: value for key, value in best_ckpt["state_dict"].items() if key.startswith("model.")}
+    export_network(model, state, best_row, cfg, target, columns=columns, task=task, normalisation=normalisation)
+    return best_row
+
+
+def export_network(
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    row: Mapping[str, float],
+    cfg: TrainConfig,
+    target: str | Path,
+    *,
+    columns: Sequence[str],
+    task: str,
+    normalisation: str,
+) -> None:
+    """Write `model`'s architecture with the weights `state` of the history row `row` (its
+    epoch and metrics) as the exported-model dict (`leukoflow.inference` reads it), atomically."""
     payload = {
         "format": EXPORT_FORMAT,
         "task": task,
         "architecture": f"{type(model).__module__}:{type(model).__qualname__}",
         "arch_kwargs": plain(getattr(model, "arch_kwargs", None)),
         # contiguous(): GPU training keeps conv weights channels_last; export the standard layout.
-        "state_dict": {key: value.contiguous() for key, value in state.items()},
-        "epoch": best_epoch,
-        "metrics": {key: float(best_row[key]) for key in columns[1:]},
+        "state_dict": {key: value.detach().cpu().contiguous() for key, value in state.items()},
+        "epoch": int(row["epoch"]),
+        "metrics": {key: float(row[key]) for key in columns[1:]},
         "monitor": cfg.monitor,
         "input": {
-            "dtype": "uint8",
+            "dtype": "float32" if normalisation == "none" else "uint8",
             "layout": "NCHW",
             "normalisation": normalisation,
             **({"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)} if normalisation == "imagenet" else {}),
@@ -66,7 +83,6 @@ def export_best(
     }
     with atomic_path(target) as tmp:
         torch.save(payload, tmp)
-    return best_row
 
 
 def checkpoint_history(checkpoint: Path) -> list[dict[str, float]]:

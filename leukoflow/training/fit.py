@@ -9,6 +9,7 @@ supplies loss and metrics; a job killed mid-run resumes from its last finished e
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import warnings
@@ -24,6 +25,7 @@ from torch import nn
 from leukoflow.core.device import default_precision, resolve_accelerator
 from leukoflow.core.errors import ConfigError, DatasetError
 from leukoflow.core.images import check_images
+from leukoflow.core.io import write_text_atomic
 from leukoflow.training.config import TrainConfig, history_columns, training_finished
 from leukoflow.training.data import make_loader
 from leukoflow.training.export import checkpoint_history, export_best, write_history_csv
@@ -65,19 +67,20 @@ def fit(
     model : nn.Module
         A classifier returning log-probabilities, or a segmenter returning (N, 1, H, W) logits.
     train_x, val_x : array-like
-        uint8 (N, C, H, W) images.
+        uint8 (N, C, H, W) images (float32 feature maps with normalisation "none").
     train_y, val_y : array-like
         Class labels (N,) for a classifier, uint8 masks (N, H, W) for a segmenter.
     cfg : TrainConfig
     state_dir : path
         Resumable state (Lightning checkpoints `last.ckpt`, `best-<epoch>.ckpt`, CSV logs). Must not
         be a declared workflow output: Snakemake deletes those when a job fails. If `last.ckpt`
-        exists the run resumes from it; raising `cfg.epochs` extends a finished run.
+        exists the run resumes from it; raising `cfg.epochs` extends a finished run. State left by
+        a run on other data or settings (`fingerprint.json` differs) is deleted first.
     best_out, metrics_csv_out : path
         The exported best epoch (lowest val loss, or highest score with `cfg.monitor`) and the
         per-epoch history.
     task : {"classifier", "segmenter"}
-    normalisation : {"imagenet", "unit"}, optional
+    normalisation : {"imagenet", "unit", "signed", "none"}, optional
         Input normalisation; default imagenet for classifiers, unit for segmenters.
 
     Returns
@@ -96,13 +99,14 @@ def fit(
     if task not in SYSTEMS:
         raise ConfigError(f"training task must be one of {sorted(SYSTEMS)}, got {task!r}")
     system_class = SYSTEMS[task]
-    channels = (3,) if task == "classifier" else (1, 3)
-    train_x, train_y = check_images(train_x, train_y, name="train", channels=channels)
-    val_x, val_y = check_images(val_x, val_y, name="val", channels=channels)
+    normalisation = normalisation or DEFAULT_NORMALISATION[task]
+    features = normalisation == "none"  # float maps of frozen layers, not images
+    channels = None if features else (3,) if task == "classifier" else (1, 3)
+    train_x, train_y = check_images(train_x, train_y, name="train", channels=channels, features=features)
+    val_x, val_y = check_images(val_x, val_y, name="val", channels=channels, features=features)
     if train_x.shape[0] == 0 or val_x.shape[0] == 0:
         raise ValueError(f"fit needs training and validation images, got {train_x.shape[0]} and {val_x.shape[0]}")
     _check_task_settings(cfg, task, system_class.score)
-    normalisation = normalisation or DEFAULT_NORMALISATION[task]
     columns = history_columns(system_class.score)
 
     accelerator, precision = resolve_device(cfg)
@@ -111,6 +115,8 @@ def fit(
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = run_fingerprint(model, cfg, task, normalisation, (train_x, train_y, val_x, val_y))
+    _forget_other_runs(state_dir, fingerprint)
     last = state_dir / "last.ckpt"
     previous = checkpoint_history(last) if last.exists() else []
 
@@ -167,6 +173,62 @@ def fit(
         "precision": precision,
         "best_checkpoint": str(best_path),
     }
+
+
+# Settings that may change between attempts of one run without making it another run: raising
+# `epochs` extends a finished run; the device and threads are where it runs, not what it learns.
+RUNTIME_SETTINGS = ("epochs", "num_threads", "progress_bar", "accelerator", "allow_cpu_fallback", "precision")
+FINGERPRINT_FILE = "fingerprint.json"
+
+
+def run_fingerprint(model: nn.Module, cfg: TrainConfig, task: str, normalisation: str, tensors) -> dict:
+    """What a training run learns from: its data and starting weights (hashed), settings, task and
+    network. Call before training: the weights hashed are the initial ones."""
+    import dataclasses
+    import hashlib
+
+    def digest_of(tensors) -> str:
+        digest = hashlib.blake2b(digest_size=16)
+        for tensor in tensors:
+            digest.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
+            flat = tensor.detach().cpu().contiguous().reshape(-1)  # 0-d buffers (batch-norm counts) too
+            digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        return digest.hexdigest()
+
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_SETTINGS}
+    return {
+        "data": digest_of(tensors),
+        # The starting weights too: pretrained trunks, or another stage's models, may change.
+        "initial_weights": digest_of(model.state_dict().values()),
+        "settings": json.loads(json.dumps(settings, default=list)),
+        "task": task,
+        "normalisation": normalisation,
+        "architecture": f"{type(model).__module__}:{type(model).__qualname__}",
+        "arch_kwargs": json.loads(json.dumps(getattr(model, "arch_kwargs", None), default=list)),
+    }
+
+
+def _forget_other_runs(state_dir: Path, fingerprint: dict) -> None:
+    """Delete resumable state left by a run on other data or settings (a rerun after an input or
+    a setting changed must train from scratch, not resume or re-export the old run), then record
+    this run's fingerprint."""
+    import shutil
+
+    record = state_dir / FINGERPRINT_FILE
+    if record.exists():
+        try:
+            previous = json.loads(record.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous == fingerprint:
+            return
+        changed = sorted(k for k in fingerprint if not previous or previous.get(k) != fingerprint[k])
+        log.warning("%s holds the state of another run (changed: %s): training from scratch", state_dir, changed)
+    elif any(state_dir.glob("*.ckpt")):
+        log.warning("%s holds checkpoints without a fingerprint: training from scratch", state_dir)
+    for item in state_dir.iterdir():
+        shutil.rmtree(item) if item.is_dir() else item.unlink()
+    write_text_atomic(record, json.dumps(fingerprint, indent=2, sort_keys=True) + "\n")
 
 
 def _check_task_settings(cfg: TrainConfig, task: str, score: str) -> None:

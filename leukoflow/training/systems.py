@@ -4,7 +4,7 @@ A system wraps a plain `nn.Module` (`leukoflow.nets`) and knows nothing of the w
   * `ClassifierSystem`: the model maps a normalised (N, 3, H, W) batch to log-probabilities
     (N, n_classes); negative log-likelihood, optionally class-weighted; score: accuracy.
   * `SegmenterSystem`: the model maps a normalised (N, C, H, W) batch to logits (N, 1, H, W) of
-    the foreground; Dice, cross-entropy or both (MONAI's losses); score: Dice of the thresholded
+    the foreground; soft Dice, cross-entropy or both (MONAI's formulas); score: Dice of the thresholded
     masks, accumulated over the epoch (2 * sum |P & T| / (sum |P| + sum |T|)).
 
 Per epoch a system records its train/val loss and score (sample-weighted means over the epoch)
@@ -219,17 +219,41 @@ class SegmenterSystem(System):
         return loss_sum / n, (2 * intersection / total) if total else 1.0
 
 
-def segmentation_loss(name: str) -> nn.Module:
-    """MONAI's soft Dice (on sigmoid probabilities), binary cross-entropy, or their sum."""
-    if name == "cross_entropy":
-        return nn.BCEWithLogitsLoss()
-    from monai.losses import DiceCELoss, DiceLoss  # only training jobs of segmenters pay this import
+class SoftDiceLoss(nn.Module):
+    """1 - soft Dice of sigmoid probabilities, per image and channel, averaged.
 
-    if name == "dice":
-        return DiceLoss(sigmoid=True)
-    if name == "dice_cross_entropy":
-        return DiceCELoss(sigmoid=True)
-    raise ValueError(f"segmenter loss must be dice, cross_entropy or dice_cross_entropy, got {name!r}")
+    The formula of MONAI's `DiceLoss(sigmoid=True)` with its defaults (smoothing 1e-5 in numerator
+    and denominator, no squared terms, mean over batch and channels), written out because importing
+    MONAI costs every training job about 2 s; `tests/training/test_systems.py` checks the two agree.
+    """
+
+    smooth = 1e-5
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        probability = torch.sigmoid(logits)
+        dims = tuple(range(2, logits.ndim))
+        intersection = (probability * target).sum(dims)
+        total = probability.sum(dims) + target.sum(dims)
+        return (1.0 - (2.0 * intersection + self.smooth) / (total + self.smooth)).mean()
+
+
+class DiceCrossEntropyLoss(nn.Module):
+    """Soft Dice plus binary cross-entropy (MONAI's `DiceCELoss(sigmoid=True)`, weights 1 and 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dice, self.cross_entropy = SoftDiceLoss(), nn.BCEWithLogitsLoss()
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.dice(logits, target) + self.cross_entropy(logits, target)
+
+
+def segmentation_loss(name: str) -> nn.Module:
+    """Soft Dice (on sigmoid probabilities), binary cross-entropy, or their sum."""
+    losses = {"dice": SoftDiceLoss, "cross_entropy": nn.BCEWithLogitsLoss, "dice_cross_entropy": DiceCrossEntropyLoss}
+    if name not in losses:
+        raise ValueError(f"segmenter loss must be one of {sorted(losses)}, got {name!r}")
+    return losses[name]()
 
 
 SYSTEMS = {"classifier": ClassifierSystem, "segmenter": SegmenterSystem}

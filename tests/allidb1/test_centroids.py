@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from leukoflow.allidb1.centroids import axis_distance_cost, euclidean_distance_cost, find_centroids
+from leukoflow.allidb1.centroids import (
+    axis_distance_cost,
+    centroid_cost,
+    euclidean_distance_cost,
+    find_centroids,
+    literal_maxima,
+)
 
 
 def disks(shape, centres_xy, radius):
@@ -115,3 +121,47 @@ def test_rejects_non_2d_and_unknown_cost():
         find_centroids(np.zeros((3, 3, 3), bool))
     with pytest.raises(ValueError, match="unknown centroid cost"):
         find_centroids(np.ones((3, 3), bool), cost="manhattan")
+
+
+# --- the paper's literal rule: a centroid is a pixel that is the maximum of its 3x3 neighbourhood
+
+
+@pytest.mark.parametrize("cost", ["euclidean", "axis_sum"])
+def test_literal_rule_one_disk_gives_one_centroid_at_its_centre(cost):
+    found = find_centroids(disks((100, 120), [(70, 40)], 20), cost=cost, rule="literal_3x3")
+    assert found.tolist() == [[70, 40]]
+
+
+@pytest.mark.parametrize("cost", ["euclidean", "axis_sum"])
+def test_literal_rule_square_plateau_gives_one_centroid(cost):
+    mask = np.zeros((60, 60), bool)
+    mask[10:30, 15:35] = True  # even side: the maximum is a 2x2 plateau, every pixel of it a 3x3 maximum
+    assert literal_maxima(centroid_cost(mask, cost)).sum() > 1
+    found = find_centroids(mask, cost=cost, rule="literal_3x3")
+    assert len(found) == 1 and np.abs(found[0] - [24.5, 19.5]).max() <= 1
+
+
+@pytest.mark.parametrize("gap", [36, 40])
+def test_literal_rule_two_touching_disks_give_two(gap):
+    centres = [(50, 50), (50 + gap, 50)]  # radius 20: overlapping (36) or touching at a point (40)
+    mask = disks((100, 140), centres, 20)
+    from scipy import ndimage
+
+    assert ndimage.label(mask, structure=np.ones((3, 3)))[1] == 1
+    assert_one_near_each(find_centroids(mask, cost="euclidean", rule="literal_3x3"), centres, 1)
+
+
+def test_literal_rule_with_the_papers_cost_fires_along_the_contact_row():
+    # What the as-published method does with touching cells, and why the improved one departs:
+    # along the row through both disks the x distance grows towards the contact, and every
+    # integer step of that ridge is a 3x3 maximum.
+    mask = disks((100, 140), [(50, 50), (90, 50)], 20)
+    found = find_centroids(mask, cost="axis_sum", rule="literal_3x3")
+    assert len(found) > 2
+    assert (found[:, 1] == 50).all()  # all on the contact row
+    assert len(find_centroids(mask, cost="axis_sum")) == 2  # regional maxima: one per disk
+
+
+def test_unknown_rule_is_rejected():
+    with pytest.raises(ValueError, match="unknown centroid rule"):
+        find_centroids(np.ones((3, 3), bool), rule="strict")

@@ -4,14 +4,9 @@ import torch
 from torch import nn
 
 from leukoflow.allidb1.centroids import find_centroids
-from leukoflow.allidb1.heatmap import (
-    excitation_map,
-    fill_small_holes,
-    imagenet_normalise,
-    remove_small_components,
-    threshold_map,
-    wbc_mask,
-)
+from leukoflow.allidb1.heatmap import excitation_map
+from leukoflow.allidb1.masks import fill_small_holes, remove_small_components, threshold_map, wbc_mask
+from leukoflow.core.images import imagenet_normalise
 
 BACKGROUND = (167, 166, 155)
 RED_CELL = (155, 137, 135)
@@ -147,6 +142,15 @@ def test_fill_small_holes_keeps_the_gap_inside_a_ring_of_cells():
     assert filled[61, 53] and not filled[80, 80]  # spot filled, central gap kept
     assert len(find_centroids(filled)) == 4
     assert len(find_centroids(fill_small_holes(ring, max_hole_area=10_000))) == 1  # why not fill all
+
+
+def test_numpy_upsampling_matches_torchs():
+    from leukoflow.allidb1.stages import upsample
+    from leukoflow.core.images import upsample_map
+
+    small = np.random.default_rng(0).random((13, 17)).astype(np.float16)
+    for shape in ((130, 170), (97, 211), (13, 17)):
+        np.testing.assert_allclose(upsample(small, shape), upsample_map(small, shape), atol=1e-5)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

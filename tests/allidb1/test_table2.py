@@ -80,6 +80,15 @@ def test_table2_counts_and_paper_columns(tmp_path):
     assert row["paper_accuracy"] == pytest.approx(0.9722)
 
 
+def test_extra_subsets_add_rows(tmp_path):
+    verdicts = apply_overlap(
+        slide_verdicts(manifest(tmp_path), patches(), ["Im001_1", "Im002_1", "Im003_0", "Im004_0"], 1), "note", []
+    )
+    table = table2_rows(verdicts, PAPER, "note", extra_subsets={"slides unseen by the models": ["Im001_1", "Im004_0"]})
+    assert table["subset"].tolist() == ["all scored slides", "slides unseen by the models"]
+    assert table["n_slides"].tolist() == [4, 2] and table.iloc[1][["tp", "tn", "fp", "fn"]].tolist() == [1, 1, 0, 0]
+
+
 def test_overlap_modes(tmp_path):
     base = slide_verdicts(manifest(tmp_path), patches(), ["Im001_1", "Im002_1", "Im003_0", "Im004_0"], 1)
     excluded = apply_overlap(base, "exclude", ["Im003_0"])
@@ -94,7 +103,8 @@ def test_cell_level_matching(tmp_path):
     truth = pd.DataFrame(
         {"image_id": ["Im001_1", "Im001_1", "Im001_1", "Im002_1"], "x": [100, 400, 900, 50], "y": [100, 300, 900, 60]}
     )
-    per_slide, pooled = cell_level(verdicts, patches(), m, radius_px=30, truth=truth)
+    radius = dict.fromkeys(["Im001_1", "Im002_1", "Im003_0", "Im004_0"], 30.0)  # per slide (cell units x diameter)
+    per_slide, pooled = cell_level(verdicts, patches(), m, radius_px=radius, truth=truth)
     blast_row = pooled.iloc[0]
     # abnormal: Im001_1 (105,98) tp, (900,900) fp; blasts missed: (400,300), (50,60); Im003_0 abnormal fp
     assert (blast_row["tp"], blast_row["fp"], blast_row["fn"]) == (1, 2, 2)

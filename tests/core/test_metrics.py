@@ -7,7 +7,6 @@ import pytest
 from scipy.stats import binomtest
 from sklearn.metrics import (
     accuracy_score,
-    classification_report,
     confusion_matrix,
     f1_score,
     precision_score,
@@ -18,7 +17,6 @@ from sklearn.metrics import (
 from leukoflow.core.metrics import (
     binary_metrics,
     confusion_counts,
-    per_class_report,
     roc_points,
     wilson_interval,
 )
@@ -165,30 +163,6 @@ def test_binary_metrics_rejects_bad_counts():
         binary_metrics(1, 2, 1, 0, ci=1.0)
 
 
-def test_per_class_report_agrees_with_sklearn():
-    rng = np.random.default_rng(4)
-    names = ["neutrophil", "promyelocyte", "lymphoblast"]
-    y_true = rng.integers(0, 3, 300)
-    y_pred = np.where(rng.random(300) < 0.7, y_true, rng.integers(0, 3, 300))
-    report = per_class_report(y_true, y_pred, names)
-    assert report["class"].tolist() == names + ["macro", "weighted"]
-    expected = classification_report(y_true, y_pred, labels=[0, 1, 2], target_names=names, output_dict=True)
-    for row in report.itertuples():
-        key = {"macro": "macro avg", "weighted": "weighted avg"}.get(row._1, row._1)
-        assert row.precision == pytest.approx(expected[key]["precision"])
-        assert row.recall == pytest.approx(expected[key]["recall"])
-        assert row.f1 == pytest.approx(expected[key]["f1-score"])
-        assert row.support == expected[key]["support"]
-
-
-def test_per_class_report_undefined_and_bad_labels():
-    report = per_class_report([0, 0, 1, 1], [0, 0, 0, 0], ["healthy", "ALL"])
-    all_row = report.set_index("class").loc["ALL"]
-    assert math.isnan(all_row["precision"]) and all_row["recall"] == 0.0 and all_row["support"] == 2
-    with pytest.raises(ValueError, match="outside"):
-        per_class_report([0, 2], [0, 1], ["healthy", "ALL"])
-
-
 def test_roc_points_agree_with_sklearn():
     rng = np.random.default_rng(5)
     y_true = rng.integers(0, 2, 400)
@@ -204,3 +178,67 @@ def test_roc_points_agree_with_sklearn():
 def test_roc_points_needs_both_classes():
     with pytest.raises(ValueError, match="both"):
         roc_points([1, 1, 1], [0.2, 0.5, 0.9])
+
+
+# --- multi-class and segmentation ------------------------------------------------------------
+
+
+def test_multiclass_report_agrees_with_scikit_learn():
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    from leukoflow.core.metrics import multiclass_report
+
+    rng = np.random.default_rng(5)
+    y_true = rng.integers(0, 3, 300)
+    y_pred = np.where(rng.random(300) < 0.7, y_true, rng.integers(0, 3, 300))
+    report = multiclass_report(y_true, y_pred, ["a", "b", "c"], groups=rng.integers(0, 30, 300), n_boot=200)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=[0, 1, 2])
+    per_class = report.set_index("class").loc[["a", "b", "c"]]
+    np.testing.assert_allclose(per_class[["precision", "recall", "f1"]].to_numpy(), np.stack([p, r, f], 1))
+    assert per_class["support"].tolist() == s.tolist()
+    for average in ("macro", "weighted"):
+        expected = precision_recall_fscore_support(y_true, y_pred, average=average)[:3]
+        row = report.set_index("class").loc[f"{average} avg"]
+        np.testing.assert_allclose([row["precision"], row["recall"], row["f1"]], expected)
+    accuracy = report.set_index("class").loc["accuracy"]
+    assert accuracy["f1"] == pytest.approx(accuracy_score(y_true, y_pred))
+    assert (report["f1_ci_low"] <= report["f1"]).all() and (report["f1"] <= report["f1_ci_high"]).all()
+
+
+def test_group_bootstrap_is_wider_when_groups_are_few():
+    from leukoflow.core.metrics import multiclass_report
+
+    # Cells of one subject are alike: two subjects scored well, two badly. Resampling cells as if
+    # independent hides that; resampling subjects shows it.
+    rng = np.random.default_rng(6)
+    y_true = rng.integers(0, 2, 400)
+    accurate = np.repeat([0.97, 0.95, 0.65, 0.6], 100)
+    y_pred = np.where(rng.random(400) < accurate, y_true, 1 - y_true)
+    by_sample = multiclass_report(y_true, y_pred, ["x", "y"], n_boot=400).set_index("class")
+    by_group = multiclass_report(y_true, y_pred, ["x", "y"], groups=np.repeat(np.arange(4), 100), n_boot=400)
+    width = lambda row: row["f1_ci_high"] - row["f1_ci_low"]  # noqa: E731
+    assert width(by_group.set_index("class").loc["accuracy"]) > width(by_sample.loc["accuracy"])
+
+
+def test_segmentation_metrics_agree_with_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score, jaccard_score, precision_score, recall_score
+
+    from leukoflow.core.metrics import pixel_counts, segmentation_metrics
+
+    rng = np.random.default_rng(7)
+    truth = rng.random((6, 20, 20)) < 0.3
+    predicted = np.where(rng.random((6, 20, 20)) < 0.8, truth, ~truth)
+    counts = pixel_counts(predicted, truth)
+    assert counts.shape == (6, 4) and (counts.sum(axis=1) == 400).all()
+    result = segmentation_metrics(counts, n_boot=200)
+    t, p = truth.ravel(), predicted.ravel()
+    assert result["pixel_accuracy"] == pytest.approx(accuracy_score(t, p))
+    assert result["dice"] == pytest.approx(f1_score(t, p))
+    assert result["iou"] == pytest.approx(jaccard_score(t, p))
+    assert result["precision"] == pytest.approx(precision_score(t, p))
+    assert result["recall"] == pytest.approx(recall_score(t, p))
+    per_image = [f1_score(truth[i].ravel(), predicted[i].ravel()) for i in range(6)]
+    assert result["mean_dice"] == pytest.approx(np.mean(per_image))
+    assert result["dice_ci_low"] <= result["dice"] <= result["dice_ci_high"]
+    with pytest.raises(ValueError, match="equal shape"):
+        pixel_counts(predicted, truth[:, :10])

@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from leukoflow.nets.alexnet import (
-    AlexNetClassifier,
     FeatureLoadReport,
     alexnet_features,
     feature_map_size,
     load_features_state,
 )
+from leukoflow.nets.ghosh import GhoshNet
 
 # torchvision's alexnet().features parameters, from the published architecture
 # (Krizhevsky 2014 "one weird trick" variant used by torchvision: 64-192-384-256-256 channels).
@@ -62,13 +62,13 @@ def test_feature_map_size_matches_a_real_forward(size, side):
 
 def test_too_small_input_is_rejected():
     with pytest.raises(ValueError, match="too small"):
-        AlexNetClassifier(input_size=31, hidden=(8,))
+        GhoshNet(input_size=31, hidden=(8,))
 
 
 @pytest.mark.parametrize("size, flat", [(257, 256 * 7 * 7), (129, 256 * 3 * 3)])
 def test_output_shape_and_log_probabilities(size, flat):
     torch.manual_seed(0)
-    model = AlexNetClassifier(input_size=size, hidden=(32, 16)).eval()
+    model = GhoshNet(input_size=size, hidden=(32, 16)).eval()
     assert model.classifier[1].in_features == flat
     with torch.no_grad():
         out = model(torch.randn(2, 3, size, size))
@@ -79,10 +79,16 @@ def test_output_shape_and_log_probabilities(size, flat):
 
 def test_default_head_is_two_4096_layers_for_257():
     with torch.device("meta"):  # shapes only: skip allocating and initialising 70M parameters
-        model = AlexNetClassifier()
+        model = GhoshNet()
     linears = [m for m in model.classifier if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(12544, 4096), (4096, 4096), (4096, 2)]
-    assert model.arch_kwargs == {"input_size": 257, "hidden": [4096, 4096], "dropout": 0.5, "n_classes": 2}
+    assert model.arch_kwargs == {
+        "input_size": 257,
+        "hidden": [4096, 4096],
+        "dropout": 0.5,
+        "n_classes": 2,
+        "backbone": "alexnet",
+    }
 
 
 def _torchvision_like_state(seed=0):
@@ -95,7 +101,7 @@ def _torchvision_like_state(seed=0):
 
 
 def test_load_features_state_copies_features_and_ignores_classifier():
-    model = AlexNetClassifier(input_size=65, hidden=(8,))
+    model = GhoshNet(input_size=65, hidden=(8,))
     head_before = {k: v.clone() for k, v in model.classifier.state_dict().items()}
     state = _torchvision_like_state()
     report = load_features_state(model, state)
@@ -110,7 +116,7 @@ def test_load_features_state_copies_features_and_ignores_classifier():
 
 
 def test_load_features_state_reports_missing_and_unexpected():
-    model = AlexNetClassifier(input_size=65, hidden=(8,))
+    model = GhoshNet(input_size=65, hidden=(8,))
     state = _torchvision_like_state()
     del state["features.10.bias"]
     state["features.99.weight"] = torch.zeros(1)
@@ -124,7 +130,7 @@ def test_load_features_state_reports_missing_and_unexpected():
 
 
 def test_load_features_state_rejects_wrong_shapes():
-    model = AlexNetClassifier(input_size=65, hidden=(8,))
+    model = GhoshNet(input_size=65, hidden=(8,))
     state = _torchvision_like_state()
     state["features.0.weight"] = torch.zeros(96, 3, 11, 11)  # the original 2012 AlexNet's 96 filters
     with pytest.raises(ValueError, match=r"features.0.weight: shape \(96, 3, 11, 11\)"):

@@ -365,8 +365,8 @@ def test_classifier_figure_counts_and_auc_match_metrics():
 
 def test_unclaimed_input_key_is_logged(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="leukoflow.report.compose"):
-        render({"cnmc_table": png(tmp_path / "x.png")})
-    assert "'cnmc_table' is shown by no section" in caplog.text
+        render({"unknown_table": png(tmp_path / "x.png")})
+    assert "'unknown_table' is shown by no section" in caplog.text
 
 
 def test_write_report_end_to_end_on_small_inputs(tmp_path, monkeypatch):
@@ -705,7 +705,7 @@ def test_panel_selection_is_deterministic_and_captioned(tmp_path):
     captions = Markup(section)
     assert sum(t == "img" for t, _ in captions.tags) == sum(t == "figcaption" for t, _ in captions.tags) == 9
     assert (
-        "Im009_0: label healthy, verdict ALL (false positive); 6 patches, 3 abnormal, max P(ALL) 0.950."
+        "Im009_0: label healthy. Verdict ALL (false positive), 6 patches, 3 abnormal, max P(ALL) 0.950."
         in captions.text
     )
     assert "Im008_0" not in "".join(captions.text)  # the fifth false positive is left out
@@ -754,7 +754,7 @@ def test_allidb1_slide_ids_and_levels_are_escaped(tmp_path):
     assert "<script" not in document.lower() and "script" not in {t for t, _ in markup.tags}
     assert not [a for _, attrs in markup.tags for a in attrs if a.startswith("on")]
     text = "".join(markup.text)
-    assert f"{EVIL}: label healthy, verdict ALL (false positive)" in text
+    assert f"{EVIL}: label healthy. Verdict ALL (false positive)" in text
     assert text.count(EVIL) >= 3 and EVIL_ATTR in text  # caption, misclassified table, per-slide table
     assert {a.get("alt") for t, a in markup.tags if t == "img"} >= {f"panel {EVIL}", f"panel {EVIL_ATTR}"}
 

@@ -11,7 +11,7 @@ from torch import nn
 from leukoflow.core import images as core_images
 from leukoflow.core.errors import ConfigError, DatasetError
 from leukoflow.inference import load_exported, predict_proba, read_exported
-from leukoflow.nets.alexnet import AlexNetClassifier
+from leukoflow.nets.ghosh import GhoshNet
 from leukoflow.training.config import TrainConfig
 from leukoflow.training.data import EpochBatchSampler
 from leukoflow.training.export import completed_epochs
@@ -95,19 +95,25 @@ def test_lr_decay_per_epoch_and_weight_decay_reading(tmp_path, data):
 
 def test_exported_leukemianet_reloads_with_identical_predictions(tmp_path, data):
     torch.manual_seed(3)
-    model = AlexNetClassifier(input_size=65, hidden=(16, 8))
+    model = GhoshNet(input_size=65, hidden=(16, 8))
     train = toy_set(24, size=65, seed=2)
     val = toy_set(8, size=65, seed=3)
     summary, out = run(tmp_path, "net", model, cpu_cfg(epochs=1, lr=0.01, batch_size=8), (*train, *val))
 
     payload = torch.load(out / "best.pt", weights_only=True)  # plain dict: no pickled classes
-    assert payload["arch_kwargs"] == {"input_size": 65, "hidden": [16, 8], "dropout": 0.5, "n_classes": 2}
+    assert payload["arch_kwargs"] == {
+        "input_size": 65,
+        "hidden": [16, 8],
+        "dropout": 0.5,
+        "n_classes": 2,
+        "backbone": "alexnet",
+    }
     assert payload["epoch"] == summary["best_epoch"] == 0
     assert payload["metrics"]["val_loss"] == pytest.approx(summary["best_val_loss"])
-    assert payload["architecture"] == "leukoflow.nets.alexnet:AlexNetClassifier"
+    assert payload["architecture"] == "leukoflow.nets.ghosh:GhoshNet"
 
     rebuilt = load_exported(out / "best.pt")
-    assert isinstance(rebuilt, AlexNetClassifier) and not rebuilt.training
+    assert isinstance(rebuilt, GhoshNet) and not rebuilt.training
     images = toy_set(10, size=65, seed=4)[0]
     np.testing.assert_array_equal(predict_proba(rebuilt, images), predict_proba(model, images))
 
@@ -115,10 +121,11 @@ def test_exported_leukemianet_reloads_with_identical_predictions(tmp_path, data)
 def test_resume_continues_from_the_last_epoch(tmp_path, data):
     # Uninterrupted 4 epochs ...
     straight, straight_dir = run(tmp_path, "straight", tiny_model(), cpu_cfg(epochs=4), data)
-    # ... versus 2 epochs, then a new job (fresh, differently initialised model) asking for 4.
+    # ... versus 2 epochs, then a new job (a fresh model built as the workflow builds it: same
+    # seed, same starting weights, so the same run) asking for 4.
     first, _ = run(tmp_path, "split", tiny_model(), cpu_cfg(epochs=2), data)
     assert first["epochs_completed"] == 2 and first["resumed_from_epoch"] == 0
-    resumed_model = tiny_model(seed=123)
+    resumed_model = tiny_model()
     second, split_dir = run(tmp_path, "split", resumed_model, cpu_cfg(epochs=4), data)
     assert second["resumed_from_epoch"] == 2
     assert second["epochs_completed"] == 4
@@ -147,7 +154,7 @@ def test_rerunning_a_finished_job_only_reexports(tmp_path, data):
     first, out = run(tmp_path, "done", tiny_model(), cpu_cfg(epochs=2), data)
     (out / "best.pt").unlink()
     (out / "metrics.csv").unlink()
-    again, _ = run(tmp_path, "done", tiny_model(seed=9), cpu_cfg(epochs=2), data)
+    again, _ = run(tmp_path, "done", tiny_model(), cpu_cfg(epochs=2), data)
     assert again["resumed_from_epoch"] == 2 and again["epochs_completed"] == 2
     assert again["best_val_loss"] == first["best_val_loss"]
     assert len(pd.read_csv(out / "metrics.csv")) == 2
@@ -155,10 +162,10 @@ def test_rerunning_a_finished_job_only_reexports(tmp_path, data):
 
 def test_corrupt_last_checkpoint_is_reported(tmp_path, data):
     state = tmp_path / "state"
-    state.mkdir()
-    (state / "last.ckpt").write_bytes(b"truncated")
+    fit(tiny_model(), *data, cpu_cfg(epochs=1), state, tmp_path / "b.pt", tmp_path / "m.csv")
+    (state / "last.ckpt").write_bytes(b"truncated")  # the same run's resume point, damaged
     with pytest.raises(DatasetError, match=r"last\.ckpt: cannot resume .*delete it"):
-        fit(tiny_model(), *data, cpu_cfg(), state, tmp_path / "b.pt", tmp_path / "m.csv")
+        fit(tiny_model(), *data, cpu_cfg(epochs=2), state, tmp_path / "b.pt", tmp_path / "m.csv")
 
 
 def test_same_seed_same_weights_other_seed_differs(tmp_path, data):

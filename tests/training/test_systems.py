@@ -132,6 +132,16 @@ def test_cross_entropy_trains_the_same_network(tmp_path, loss):
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
 
 
+def test_our_losses_equal_monais():
+    monai_losses = pytest.importorskip("monai.losses")
+    torch.manual_seed(0)
+    logits, target = torch.randn(3, 1, 9, 11), (torch.rand(3, 1, 9, 11) > 0.7).float()
+    ours, theirs = segmentation_loss("dice"), monai_losses.DiceLoss(sigmoid=True)
+    assert float(ours(logits, target)) == pytest.approx(float(theirs(logits, target)), abs=1e-6)
+    ours, theirs = segmentation_loss("dice_cross_entropy"), monai_losses.DiceCELoss(sigmoid=True)
+    assert float(ours(logits, target)) == pytest.approx(float(theirs(logits, target)), abs=1e-6)
+
+
 def test_segmentation_losses_on_known_masks():
     target = torch.zeros(1, 1, 4, 4)
     target[..., :2, :] = 1
@@ -175,3 +185,23 @@ def test_segmenter_system_prepares_masks_as_float_channels():
     system = SegmenterSystem(tiny_segmenter(), cpu_cfg(loss="dice"))
     masks = torch.ones(2, 5, 5, dtype=torch.uint8)
     assert system.prepare_targets(masks).shape == (2, 1, 5, 5)
+
+
+def test_state_of_another_run_is_never_resumed(tmp_path, data, caplog):
+    cfg = cpu_cfg(epochs=2)
+    first = fit(tiny_model(), *data, cfg, tmp_path / "s", tmp_path / "b.pt", tmp_path / "h.csv")
+    # Same data and settings, more epochs: the run resumes (the documented way to extend it).
+    longer = fit(tiny_model(), *data, cpu_cfg(epochs=3), tmp_path / "s", tmp_path / "b.pt", tmp_path / "h.csv")
+    assert longer["resumed_from_epoch"] == first["epochs_completed"] == 2
+    # Other data (a changed input file): the old state must not be resumed nor re-exported.
+    other = (data[0].flip(-1), data[1], data[2], data[3])
+    with caplog.at_level(logging.WARNING, logger="leukoflow.training.fit"):
+        again = fit(tiny_model(), *other, cpu_cfg(epochs=3), tmp_path / "s", tmp_path / "b.pt", tmp_path / "h.csv")
+    assert again["resumed_from_epoch"] == 0 and again["epochs_completed"] == 3
+    assert "changed: ['data']" in caplog.text
+    # Other starting weights (a pretrained file or an earlier stage's model changed): from scratch.
+    changed = fit(tiny_model(seed=1), *other, cpu_cfg(epochs=4), tmp_path / "s", tmp_path / "b.pt", tmp_path / "h.csv")
+    assert changed["resumed_from_epoch"] == 0
+    # Another setting (the learning rate): trained from scratch too.
+    lr = fit(tiny_model(), *other, cpu_cfg(epochs=3, lr=0.01), tmp_path / "s", tmp_path / "b.pt", tmp_path / "h.csv")
+    assert lr["resumed_from_epoch"] == 0

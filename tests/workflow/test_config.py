@@ -93,3 +93,42 @@ def test_bad_config_stops_snakemake_before_any_job(workdir):
     assert result.returncode != 0
     assert "datasets.allidb2.root" in result.stderr + result.stdout
     assert not (workdir / "results").exists()
+
+
+def test_renamed_sections_say_where_they_went():
+    from leukoflow.config import check_renamed_keys
+
+    with pytest.raises(ConfigError, match="allidb2_cnn: this section moved to `allidb2.cnn`"):
+        check_renamed_keys({"allidb2_cnn": {}, "datasets": {}})
+
+
+def planned_jobs(result) -> dict[str, int]:
+    plan = result.stdout + result.stderr
+    return {
+        line.split()[0]: int(line.split()[1])
+        for line in plan.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+
+
+def test_a_users_config_never_inherits_the_demo(workdir):
+    """The demo comes from profiles/default; an explicit --configfile replaces it, so a config that
+    only sets the ALL-IDB2 root gets the paper's settings from the schema, not the demo's."""
+    from leukoflow.data.synthetic import write_dataset
+
+    data = write_dataset("allidb2", workdir / "real" / "allidb2", {"n_all": 2, "n_healthy": 2}, seed=1)
+    config = {
+        "datasets": {
+            "allidb2": {"root": str(data)},
+            "allidb1": {"enabled": False},
+            "cnmc": {"enabled": False},
+            "ukm": {"enabled": False},
+        }
+    }
+    (workdir / "mine.yaml").write_text(yaml.safe_dump(config))
+    mine = planned_jobs(run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "mine.yaml"))
+    # Schema defaults: the paper's ten folds of Table I, leak-free protocol only, no synthesis.
+    assert mine.get("allidb2_train") == 10 and "data_synthesize" not in mine
+    demo = planned_jobs(run_snakemake(workdir, "-n", "--cores", "1"))
+    assert demo.get("allidb2_train") == 2 * len(load("demo.yaml")["allidb2"]["cnn"]["folds"])
+    assert demo.get("data_synthesize") == len(enabled_datasets(load("demo.yaml")))

@@ -1,6 +1,7 @@
 """End-to-end: the workflow runs in a temporary directory on tiny synthetic data, and plans real layouts."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -18,11 +19,15 @@ def write_config(workdir, config, name="run.yaml"):
     return name
 
 
+def epochs_logged(log: str) -> list[int]:
+    """The epochs of the per-epoch lines a training job logs (leukoflow.training.systems)."""
+    return [int(n) for n in re.findall(r"^\S+ \S+ INFO leukoflow\.training\.systems: epoch (\d+): ", log, re.M)]
+
+
 @pytest.mark.slow
-def test_data_slice_end_to_end(workdir):
-    config = write_config(workdir, TINY)
-    run_snakemake(workdir, "results/summary/index.html", "--cores", "2", "--configfile", config)
-    results = workdir / "results"
+def test_data_slice_end_to_end(tiny_run):
+    """The data stage of the session's tiny run (tests/workflow/conftest.py): manifests, summary."""
+    workdir, config, results = tiny_run.workdir, tiny_run.config_name, tiny_run.results
     for dataset in ("allidb1", "allidb2", "cnmc", "ukm"):
         manifest = pd.read_csv(results / "manifests" / f"{dataset}.tsv", sep="\t")
         assert list(manifest.columns) == list(MANIFEST_COLUMNS)
@@ -100,7 +105,7 @@ def test_killed_training_job_resumes_from_its_last_epoch(workdir):
     import time
     from pathlib import Path
 
-    from leukoflow.training.export import completed_epochs
+    from leukoflow.training.export import checkpoint_history, completed_epochs
 
     config = yaml.safe_load(yaml.safe_dump(TINY))
     config["allidb2"]["cnn"]["epochs"] = 400
@@ -129,6 +134,9 @@ def test_killed_training_job_resumes_from_its_last_epoch(workdir):
     done = completed_epochs(last)
     assert 3 <= done < 400
     assert not (workdir / target).exists()
+    # The killed run's history, as its checkpoint holds it, before anything can touch it.
+    killed = pd.DataFrame(checkpoint_history(last))
+    assert killed["epoch"].tolist() == list(range(done))
     config["allidb2"]["cnn"]["epochs"] = done + 2
     name = write_config(workdir, config, "resume.yaml")
     # A SIGKILL (a lost node, a power cut) leaves Snakemake's lock behind; --unlock is the
@@ -139,3 +147,27 @@ def test_killed_training_job_resumes_from_its_last_epoch(workdir):
     assert f"'resumed_from_epoch': {done}" in log
     history = pd.read_csv(workdir / "results" / "allidb2" / "leak_free" / "fold1" / "history.csv")
     assert history["epoch"].tolist() == list(range(done + 2))
+    # The first epochs are the killed run's own ...
+    pd.testing.assert_frame_equal(
+        history.iloc[:done][list(killed.columns)].reset_index(drop=True),
+        killed,
+        check_dtype=False,
+        check_exact=False,
+        rtol=1e-6,
+    )
+    # ... and were not trained again: the rerun's log (one plain line per epoch) has only the new ones.
+    assert "\r" not in log
+    assert epochs_logged(log) == [done, done + 1]
+
+
+@pytest.mark.slow
+def test_training_logs_hold_one_plain_line_per_epoch(tiny_run):
+    """No progress-bar fragments in any job's log; a training job logs one line per epoch, in order."""
+    fragments = [p.name for p in (tiny_run.results / "logs").rglob("*.log") if "\r" in p.read_text()]
+    assert fragments == []
+    logs = sorted((tiny_run.results / "logs" / "allidb2_train").glob("*.log"))
+    assert len(logs) == len(TINY["allidb2"]["cnn"]["protocols"]) * len(TINY["allidb2"]["cnn"]["folds"])
+    for path in logs:
+        log = path.read_text()
+        assert "\r" not in log, path
+        assert epochs_logged(log) == list(range(TINY["allidb2"]["cnn"]["epochs"])), path

@@ -16,11 +16,77 @@ ALLIDB2_BAGS = expand(
     f"{RESULTS}/allidb2/{{{{protocol}}}}/bags/bag{{bag}}.pt",
     bag=range(1, CNN["n_bags"] + 1),
 )
+# Where each crop was cut from in ALL-IDB1 (rule allidb2_provenance), when both datasets run:
+# leak-free bags then keep the crops of one slide together; the slide stage reads it too.
+PROVENANCE_ON = is_enabled("allidb2/provenance")
+ALLIDB2_PROVENANCE = f"{RESULTS}/provenance/allidb2_in_allidb1.tsv"
+
+
+rule allidb2_provenance:
+    input:
+        crops=f"{RESULTS}/manifests/allidb2.tsv",
+        slides=f"{RESULTS}/manifests/allidb1.tsv",
+        # The generator's planted provenance when ALL-IDB2 is synthetic: the summary checks it.
+        truth=(
+            [f"{RESULTS}/synthetic/allidb2/truth.tsv"]
+            if is_synthetic(config, "allidb2")
+            else []
+        ),
+    output:
+        table=ALLIDB2_PROVENANCE,
+        summary=f"{RESULTS}/provenance/summary.tsv",
+    log:
+        f"{LOGS}/allidb2_provenance/provenance.log",
+    benchmark:
+        f"{BENCHMARKS}/allidb2_provenance/provenance.tsv"
+    conda:
+        ENV
+    threads: config["compute"]["cpu_threads"]
+    params:
+        # Only what changes the table: a new figure must not retrain the leak-free folds.
+        settings={
+            key: value
+            for key, value in config["allidb2"]["provenance"].items()
+            if key not in ("enabled", "figure_crops")
+        },
+    script:
+        f"{SCRIPTS}/allidb2/provenance.py"
+
+
+rule allidb2_provenance_figure:
+    input:
+        table=ALLIDB2_PROVENANCE,
+        crops=f"{RESULTS}/manifests/allidb2.tsv",
+        slides=f"{RESULTS}/manifests/allidb1.tsv",
+    output:
+        figure=report(
+            f"{RESULTS}/provenance/matches.png",
+            caption="../report/provenance.rst",
+            category="3. ALL-IDB2 Table I",
+            labels={"result": "crops found in ALL-IDB1 slides"},
+        ),
+    log:
+        f"{LOGS}/allidb2_provenance_figure/figure.log",
+    benchmark:
+        f"{BENCHMARKS}/allidb2_provenance_figure/figure.tsv"
+    conda:
+        ENV
+    params:
+        n_crops=config["allidb2"]["provenance"]["figure_crops"],
+        synthetic=is_synthetic(config, "allidb2") or is_synthetic(config, "allidb1"),
+    script:
+        f"{SCRIPTS}/allidb2/provenance_figure.py"
 
 
 rule allidb2_augment:
     input:
         manifest=f"{RESULTS}/manifests/allidb2.tsv",
+        # Leak-free bags group crops by slide when the provenance is measured.
+        provenance=lambda wildcards: (
+            [ALLIDB2_PROVENANCE]
+            if PROVENANCE_ON and wildcards.protocol == "leak_free"
+            else []
+        ),
     output:
         bags=ALLIDB2_BAGS,
         index=f"{RESULTS}/allidb2/{{protocol}}/bags/index.tsv",
@@ -162,6 +228,12 @@ if is_enabled("allidb2"):
             f"{RESULTS}/allidb2/{protocol}/fold{{fold}}/test_predictions.tsv",
             fold=CNN["folds"],
         )
+if PROVENANCE_ON:
+    REPORT_INPUTS.update(
+        provenance_table=ALLIDB2_PROVENANCE,
+        provenance_summary=f"{RESULTS}/provenance/summary.tsv",
+        provenance_figure=f"{RESULTS}/provenance/matches.png",
+    )
 if is_enabled("allidb2/filters"):
     REPORT_INPUTS.update(
         filters_blinding=f"{RESULTS}/allidb2/filters/blinding.tsv",

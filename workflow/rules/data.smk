@@ -1,7 +1,24 @@
 # Data in: synthetic datasets (demo), manifests of every dataset, dataset summary.
 
+# Where both ALL-IDB datasets are synthetic, ALL-IDB2 crops are cut from the ALL-IDB1 slides
+# (with planted provenance), so the ALL-IDB2 synthesis reads the ALL-IDB1 one.
+CROPS_FROM_SLIDES = (
+    all(
+        name in DATASETS and is_synthetic(config, name)
+        for name in ("allidb1", "allidb2")
+    )
+    and config["synthetic"]["allidb2"]["from_slides"] > 0
+)
+SYNTHETIC_SLIDES = f"{RESULTS}/synthetic/allidb1"
+
 
 rule data_synthesize:
+    input:
+        slides=lambda wildcards: (
+            [f"{SYNTHETIC_SLIDES}/data", f"{SYNTHETIC_SLIDES}/truth.tsv"]
+            if CROPS_FROM_SLIDES and wildcards.dataset == "allidb2"
+            else []
+        ),
     output:
         data=directory(f"{RESULTS}/synthetic/{{dataset}}/data"),
         truth=f"{RESULTS}/synthetic/{{dataset}}/truth.tsv",
@@ -12,7 +29,11 @@ rule data_synthesize:
     conda:
         ENV
     params:
-        settings=lambda wildcards: config["synthetic"][wildcards.dataset],
+        settings=lambda wildcards: (
+            {**config["synthetic"]["allidb2"], "slides": SYNTHETIC_SLIDES}
+            if CROPS_FROM_SLIDES and wildcards.dataset == "allidb2"
+            else config["synthetic"][wildcards.dataset]
+        ),
         seed=config["synthetic"]["seed"],
     script:
         f"{SCRIPTS}/data/synthesize.py"

@@ -20,6 +20,7 @@ from leukoflow.data.readers.common import (
     Problems,
     ScanResult,
     build_manifest,
+    drop_relabelled,
     list_files,
     parse_allidb_name,
     require_root,
@@ -40,6 +41,11 @@ def read_xyc(path: str | Path) -> np.ndarray:
     blank lines and an empty file are fine. A line that is not two finite numbers raises
     DatasetError naming the file and the line number.
     """
+    return read_xyc_lines(path)[0]
+
+
+def read_xyc_lines(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """`read_xyc`'s centroids and, for each, its 1-based line number in the file."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -47,7 +53,7 @@ def read_xyc(path: str | Path) -> np.ndarray:
         raise DatasetError(path, f"cannot read centroid file ({exc})") from exc
     except UnicodeDecodeError as exc:
         raise DatasetError(path, f"centroid file is not text ({exc})") from exc
-    points = []
+    points, line_numbers = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -61,7 +67,8 @@ def read_xyc(path: str | Path) -> np.ndarray:
         if not (math.isfinite(x) and math.isfinite(y)):
             raise DatasetError(path, f"line {number}: coordinates are not finite: {line.strip()!r}")
         points.append((x, y))
-    return np.array(points, dtype=float).reshape(-1, 2)
+        line_numbers.append(number)
+    return np.array(points, dtype=float).reshape(-1, 2), np.array(line_numbers, dtype=np.int64)
 
 
 def _centroid_files(files: list[Path]) -> dict[str, list[Path]]:
@@ -78,7 +85,7 @@ def scan(root: str | Path, strict: bool = True, workers: int | None = None) -> S
     xyc_by_stem = _centroid_files(others)
     problems = Problems(DATASET, strict)
     candidates = []
-    centroids: dict[str, np.ndarray] = {}
+    centroids: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # id -> (points, line numbers)
     for path in images:
         try:
             image_id, label = parse_allidb_name(path, IMAGE_SUFFIXES, "ALL-IDB1")
@@ -93,7 +100,7 @@ def scan(root: str | Path, strict: bool = True, workers: int | None = None) -> S
             problems.report(path, f"several centroid files: {', '.join(map(str, matches))}")
             continue
         try:
-            points = read_xyc(matches[0])
+            points, line_numbers = read_xyc_lines(matches[0])
         except DatasetError as error:
             problems.report(path, f"malformed centroid file {error.path}: {error.problem}")
             continue
@@ -102,7 +109,7 @@ def scan(root: str | Path, strict: bool = True, workers: int | None = None) -> S
             log.warning("%s: healthy slide has %d blast centroids in %s", path, len(points), matches[0])
         if label == 1 and not len(points):
             log.warning("%s: ALL slide has no blast centroids in %s", path, matches[0])
-        centroids[image_id] = points
+        centroids[image_id] = (points, line_numbers)
         candidates.append(
             Candidate(
                 id=image_id,
@@ -119,19 +126,21 @@ def scan(root: str | Path, strict: bool = True, workers: int | None = None) -> S
         log.warning("%s: %d centroid files have no image (%s)", DATASET, len(orphans), ", ".join(orphans[:5]))
 
     def centroids_inside(candidate: Candidate, rgb: np.ndarray) -> None:
-        # Centroids from a copy at the other resolution would fall outside; warn, since the
-        # exact border convention of the annotators is unknown.
-        points = centroids[candidate.id]
+        # A centroid off the slide is a wrong annotation (often a .xyc of the slide's copy at the
+        # other resolution): under strict the run stops naming the file and line, otherwise the
+        # slide is rejected. x == width or y == height is kept: the annotators' border convention
+        # (0- or 1-based) is unknown.
+        points, line_numbers = centroids[candidate.id]
         height, width = rgb.shape[:2]
         outside = (points[:, 0] < 0) | (points[:, 0] > width) | (points[:, 1] < 0) | (points[:, 1] > height)
         if outside.any():
-            log.warning(
-                "%s: %d of %d centroids lie outside the %dx%d image",
-                candidate.annotation,
-                int(outside.sum()),
-                len(points),
-                width,
-                height,
+            first = int(np.flatnonzero(outside)[0])
+            x, y = points[first]
+            raise DatasetError(
+                candidate.path,
+                f"centroid file {candidate.annotation}, line {line_numbers[first]}: centroid ({x:g}, {y:g}) "
+                f"lies outside the {width}x{height} image ({int(outside.sum())} of {len(points)} centroids outside)",
             )
 
+    candidates = drop_relabelled(candidates, problems)
     return build_manifest(DATASET, root, candidates, problems, check=centroids_inside, workers=workers)

@@ -14,6 +14,7 @@ from leukoflow.data.readers.common import (
     Problems,
     ScanResult,
     build_manifest,
+    drop_relabelled,
     list_files,
     parse_allidb_name,
     require_root,
@@ -39,4 +40,5 @@ def scan(root: str | Path, strict: bool = True, workers: int | None = None) -> S
         candidates.append(
             Candidate(id=image_id, path=path, label=label, class_name=CLASS_NAMES[label], source_id=image_id)
         )
+    candidates = drop_relabelled(candidates, problems)
     return build_manifest(DATASET, root, candidates, problems, workers=workers)

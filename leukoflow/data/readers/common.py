@@ -162,6 +162,33 @@ def parse_allidb_name(path: Path, suffixes: Sequence[str], dataset_label: str) -
     return path.stem, int(match.group(2))
 
 
+def drop_relabelled(candidates: list[Candidate], problems: Problems) -> list[Candidate]:
+    """Report ALL-IDB images whose number occurs under two labels; keep the others.
+
+    ALL-IDB numbers are unique across classes (ALL-IDB2: Im001-130 ALL, Im131-260 healthy), so
+    `Im001_1.tif` beside `Im001_0.tif` is one cell labelled twice. Neither label can be trusted:
+    a strict run stops naming both files, a lenient one rejects every copy.
+    """
+    by_number: dict[int, list[Candidate]] = {}
+    for candidate in candidates:
+        number = int(_ALLIDB_STEM.match(candidate.id).group(1)[2:])
+        by_number.setdefault(number, []).append(candidate)
+    kept = []
+    for number, copies in by_number.items():
+        if len({c.label for c in copies}) == 1:
+            kept.extend(copies)
+            continue
+        copies = sorted(copies, key=lambda c: (-c.label, str(c.path)))
+        for candidate in copies:
+            elsewhere = ", ".join(f"{c.class_name} in {c.path}" for c in copies if c.label != candidate.label)
+            problems.report(
+                candidate.path,
+                f"Im{number:03d} is labelled {candidate.class_name} here and {elsewhere}; ALL-IDB numbers are "
+                "unique across classes, so this is one image labelled twice",
+            )
+    return kept
+
+
 def _decode(candidate: Candidate, check: Callable[[Candidate, np.ndarray], None] | None):
     """Decode and hash one image. Returns (width, height, sha256) or the DatasetError."""
     try:

@@ -3,7 +3,8 @@
 The real datasets cannot be redistributed, so the workflow's demo runs on these. Modules:
 `smear` (stain, illumination, red cells, platelets, Beer-Lambert development), `cells` (white
 cells and their planted morphology), `field` (composition of one field, single-cell crops),
-`slides` (ALL-IDB1 slide plans: cell counts, clumps), `writers` (the on-disk layouts).
+`slides` (ALL-IDB1 slide plans: cell counts, clumps), `slide_crops` (ALL-IDB2 crops cut from
+those slides, with planted provenance), `writers` (the on-disk layouts).
 
 Every writer takes keyword-only sizes and a seed, writes `<out_dir>/data/` in the real layout
 and `<out_dir>/truth.tsv` with the planted truth, and returns the `data/` path. The same seed

@@ -6,7 +6,8 @@ renamed onto it only when complete, so a killed run never leaves a half-written 
 looks finished; an older `data/` is replaced as a whole.
 
 Each image draws from its own random generator keyed by (seed, dataset, image number), so an
-image does not change when the number of other images does.
+image does not change when the number of other images does (ALL-IDB2 crops cut from slides
+excepted: which cell such a crop centres depends on the whole plan, `slide_crops`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from leukoflow.core.errors import ConfigError
 from leukoflow.core.io import write_table_atomic
 from leukoflow.data.synthetic.cells import BLAST_KINDS
 from leukoflow.data.synthetic.field import render_crop, render_segmented_cell
+from leukoflow.data.synthetic.slide_crops import cut_planned_crops, plan_slide_crops, slide_cells
 from leukoflow.data.synthetic.slides import render_slide
 
 ALLIDB1_JPEG_QUALITY = 90
@@ -209,34 +211,72 @@ def odd_sizes_for(n_all: int, n_healthy: int) -> dict[tuple[int, int], tuple[int
     return placed
 
 
-def write_allidb2(out_dir: str | Path, *, n_all: int, n_healthy: int, odd_sizes: bool = True, seed: int = 0) -> Path:
-    """Single-cell crops `data/img/ImXXX_Y.tif`, uncompressed RGB, 257x257 unless odd-sized."""
+def write_allidb2(
+    out_dir: str | Path,
+    *,
+    n_all: int,
+    n_healthy: int,
+    odd_sizes: bool = True,
+    from_slides: float = 0.5,
+    slides: str | Path | None = None,
+    seed: int = 0,
+) -> Path:
+    """Single-cell crops `data/img/ImXXX_Y.tif`, uncompressed RGB, 257x257 unless odd-sized.
+
+    With `slides` (the folder of a synthetic ALL-IDB1: its `data/` and `truth.tsv`), up to a
+    share `from_slides` of each class is cut from those slides around a white cell of the class
+    (`slide_crops`); the other crops are rendered alone and come from no slide. Truth: `id, kind,
+    slide, x, y`, with the top-left corner (x, y) of the crop in its slide, empty for no slide.
+    """
     n_all = check_count("allidb2", "n_all", n_all)
     n_healthy = check_count("allidb2", "n_healthy", n_healthy)
     seed = check_seed("allidb2", seed)
     if n_all + n_healthy == 0:
         raise ConfigError("synthetic.allidb2: n_all + n_healthy must be at least 1")
+    if isinstance(from_slides, bool) or not isinstance(from_slides, (int, float)) or not 0 <= from_slides <= 1:
+        raise ConfigError(f"synthetic.allidb2.from_slides: expected a share in [0, 1], got {from_slides!r}")
     odd = odd_sizes_for(n_all, n_healthy) if odd_sizes else {}
+    ids = image_ids(n_all, n_healthy)
+    rngs = {number: image_rng(seed, _ALLIDB2, number) for number, _ in ids}
+    cut = {}
+    if slides is not None and from_slides > 0:
+        cells, slide_paths, sizes = slide_cells(slides)
+        numbers = {label: [n for n, lab in ids if lab == label] for label in (1, 0)}
+        planned = plan_slide_crops(cells, sizes, numbers, from_slides, ALLIDB2_SIZE, image_rng(seed, _ALLIDB2, 0, 0))
+        cut = cut_planned_crops(planned, slide_paths, rngs, ALLIDB2_SIZE)
     rows = []
     with staged_data(out_dir) as data:
-        for number, label in image_ids(n_all, n_healthy):
-            rng = image_rng(seed, _ALLIDB2, number)
-            kind = "lymphoblast" if label == 1 else healthy_kind(rng)
-            rgb = render_crop(rng, kind, ALLIDB2_SIZE).rgb
+        for number, label in ids:
+            rng = rngs[number]
+            origin = None
+            if number in cut:
+                crop = cut[number]
+                kind, rgb, origin = crop.kind, crop.rgb, (crop.slide, crop.left, crop.top)
+            else:
+                kind = "lymphoblast" if label == 1 else healthy_kind(rng)
+                rgb = render_crop(rng, kind, ALLIDB2_SIZE).rgb
             if (number, label) in odd:
-                rgb = cut_at_edge(rng, rgb, *odd[(number, label)])
+                top, left = edge_offset(rng, rgb.shape, *odd[(number, label)])
+                width, height = odd[(number, label)]
+                rgb = np.ascontiguousarray(rgb[top : top + height, left : left + width])
+                if origin is not None:
+                    origin = (origin[0], origin[1] + left, origin[2] + top)
             stem = stem_of(number, label)
             save_image(rgb, data / "img" / f"{stem}.tif")
-            rows.append(dict(id=stem, kind=kind))
-    write_truth(out_dir, rows, ["id", "kind"])
+            slide, x, y = origin if origin is not None else ("", None, None)
+            rows.append(dict(id=stem, kind=kind, slide=slide, x=x, y=y))
+    truth = pd.DataFrame(rows, columns=["id", "kind", "slide", "x", "y"])
+    truth[["x", "y"]] = truth[["x", "y"]].astype("Int64")  # integers, blank for crops from no slide
+    write_table_atomic(truth, Path(out_dir) / "truth.tsv")
     return Path(out_dir) / "data"
 
 
-def cut_at_edge(rng: np.random.Generator, rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Keep a width x height window flush with one side: the real odd crops met a slide edge."""
-    top = 0 if rng.random() < 0.5 else rgb.shape[0] - height
-    left = 0 if rng.random() < 0.5 else rgb.shape[1] - width
-    return np.ascontiguousarray(rgb[top : top + height, left : left + width])
+def edge_offset(rng: np.random.Generator, shape: Sequence[int], width: int, height: int) -> tuple[int, int]:
+    """(top, left) of a width x height window flush with one side of an image of `shape`: the real
+    odd-sized crops met a slide edge."""
+    top = 0 if rng.random() < 0.5 else shape[0] - height
+    left = 0 if rng.random() < 0.5 else shape[1] - width
+    return top, left
 
 
 # --- C-NMC 2019 -------------------------------------------------------------------------------

@@ -122,12 +122,13 @@ def test_label_and_annotation_mismatch_warns_but_keeps_rows(tmp_path, caplog):
     assert any("Im050_0.jpg: healthy slide has 1 blast centroids" in m for m in warnings)
 
 
-def test_centroids_outside_the_image_warn(tmp_path, caplog):
-    write_jpg(tmp_path / "Im001_1.jpg", 16, 16)
-    write_xyc(tmp_path / "Im001_1.xyc", [(3, 3), (2592, 1944)])
-    manifest = scan("allidb1", tmp_path).manifest
-    assert manifest["n_annotations"].iloc[0] == 2
-    assert any("1 of 2 centroids lie outside the 16x16 image" in m for m in caplog.messages)
+def test_centroid_on_the_border_is_kept(tmp_path):
+    # x == width, y == height: a 1-based annotator's last pixel, not an error.
+    write_jpg(tmp_path / "Im001_1.jpg", 16, 12)
+    write_xyc(tmp_path / "Im001_1.xyc", [(0, 0), (16, 12)])
+    result = scan("allidb1", tmp_path)
+    assert result.manifest["n_annotations"].tolist() == [2]
+    assert result.rejected.empty
 
 
 def test_orphan_centroid_file_warns(tmp_path, caplog):
@@ -188,6 +189,24 @@ def _bad_duplicate(root: Path) -> Path:
     return root / "im" / "Im001_1.jpg"  # sorts after copy/: the copy is the original
 
 
+def _bad_centroid_outside(root: Path) -> Path:
+    write_jpg(root / "im" / "Im010_1.jpg", 16, 12)
+    write_xyc(root / "xyc" / "Im010_1.xyc", [(3, 3), (5, 5), (2592, 4), (2, 1944)])  # the 2592x1944 copy's
+    return root / "im" / "Im010_1.jpg"
+
+
+def _bad_centroid_negative(root: Path) -> Path:
+    write_jpg(root / "im" / "Im010_1.jpg", 16, 12)
+    (root / "xyc" / "Im010_1.xyc").write_text("3\t3\n\n-1\t4\n")  # line 2 is blank
+    return root / "im" / "Im010_1.jpg"
+
+
+def _bad_relabelled(root: Path) -> Path:
+    write_jpg(root / "im" / "Im001_0.jpg")  # Im001_1 exists: one slide, two labels
+    write_xyc(root / "xyc" / "Im001_0.xyc", [])
+    return root / "im" / "Im001_1.jpg"
+
+
 BAD_INPUTS = {
     "missing xyc": (_bad_missing_xyc, ["no centroid file Im010_1.xyc"]),
     "malformed xyc": (_bad_malformed_xyc, ["malformed centroid file", "Im010_1.xyc", "line 2"]),
@@ -197,7 +216,15 @@ BAD_INPUTS = {
     "truncated": (_bad_truncated, ["unreadable or truncated image"]),
     "two xyc files": (_bad_two_xyc, ["several centroid files"]),
     "duplicate id": (_bad_duplicate, ["duplicate id 'Im001_1'"]),
+    "centroid outside": (
+        _bad_centroid_outside,
+        ["Im010_1.xyc, line 3:", "centroid (2592, 4) lies outside the 16x12 image", "2 of 4 centroids"],
+    ),
+    "negative centroid": (_bad_centroid_negative, ["Im010_1.xyc, line 3:", "centroid (-1, 4) lies outside"]),
+    "number labelled twice": (_bad_relabelled, ["Im001 is labelled ALL here and healthy in", "Im001_0.jpg"]),
 }
+# Ids a problem removes from the manifest besides the bad file's own (under strict=false).
+ALSO_DROPPED = {"duplicate id": {"Im001_1"}, "number labelled twice": {"Im001_1", "Im001_0"}}
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
@@ -224,6 +251,14 @@ def test_bad_input_non_strict_rejects_and_keeps_good_files(tmp_path, case, caplo
     assert rejected["dataset"].iloc[0] == "allidb1"
     for fragment in fragments:
         assert fragment in rejected["problem"].iloc[0]
-    kept = set(truth) - ({"Im001_1"} if case == "duplicate id" else set())
+    kept = set(truth) - ALSO_DROPPED.get(case, set())
     assert set(result.manifest["id"]) == kept
     assert any("files rejected under strict=false" in m for m in caplog.messages)
+
+
+def test_number_labelled_twice_rejects_both_files_under_non_strict(tmp_path):
+    _slides(tmp_path, "im", "xyc")
+    _bad_relabelled(tmp_path)
+    rejected = scan("allidb1", tmp_path, strict=False).rejected
+    assert sorted(Path(p).name for p in rejected["path"]) == ["Im001_0.jpg", "Im001_1.jpg"]
+    assert rejected["problem"].str.contains("labelled twice").all()

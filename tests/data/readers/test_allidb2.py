@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -47,11 +48,16 @@ def test_recursive_scan_reads_every_size(tmp_path):
     assert result.rejected.empty
 
 
-def test_greyscale_and_rgba_tiffs_become_rgb_sizes(tmp_path):
+def test_greyscale_and_rgba_tiffs_become_rgb_sizes(tmp_path, caplog):
     tifffile.imwrite(tmp_path / "Im001_1.tif", np.zeros((10, 7), np.uint8))
     tifffile.imwrite(tmp_path / "Im002_1.tif", np.zeros((9, 8, 4), np.uint8))
     manifest = scan("allidb2", tmp_path).manifest
     assert list(zip(manifest["width"], manifest["height"])) == [(7, 10), (8, 9)]
+    # The greyscale crop is used, but not without a word naming it.
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [m for m in warnings if "greyscale" in m] == [
+        f"{tmp_path / 'Im001_1.tif'}: greyscale image (one channel) converted to RGB by repeating its channel"
+    ]
 
 
 def _bad_name(root: Path) -> Path:
@@ -94,6 +100,11 @@ def _bad_duplicate(root: Path) -> Path:
     return root / "zz_copy" / "Im001_1.tif"
 
 
+def _bad_relabelled(root: Path) -> Path:
+    write_tif(root / "Im001_0.tif")  # Im001_1 exists: one cell, two labels
+    return root / "ALL_IDB2" / "img" / "Im001_1.tif"
+
+
 BAD_INPUTS = {
     "name does not parse": (_bad_name, "file name does not parse"),
     "label cannot be read": (_bad_label, "label 'x' cannot be read"),
@@ -102,7 +113,10 @@ BAD_INPUTS = {
     "not an image": (_bad_not_an_image, "unreadable or truncated image"),
     "16-bit": (_bad_16_bit, "expected 8-bit channels"),
     "duplicate id": (_bad_duplicate, "duplicate id 'Im001_1'"),
+    "number labelled twice": (_bad_relabelled, "Im001 is labelled ALL here and healthy in"),
 }
+# Ids a problem removes from the manifest besides the bad file's own (under strict=false).
+ALSO_DROPPED = {"duplicate id": {"Im001_1"}, "number labelled twice": {"Im001_1", "Im001_0"}}
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
@@ -124,5 +138,26 @@ def test_bad_input_non_strict(tmp_path, case):
     result = scan("allidb2", tmp_path, strict=False)
     rejected = result.rejected[result.rejected["path"] == str(bad)]
     assert len(rejected) == 1 and fragment in rejected["problem"].iloc[0]
-    kept = set(sizes) - ({"Im001_1"} if case == "duplicate id" else set())
+    kept = set(sizes) - ALSO_DROPPED.get(case, set())
     assert set(result.manifest["id"]) == kept
+
+
+def test_number_labelled_twice_names_both_files(tmp_path):
+    _crops(tmp_path)
+    write_tif(tmp_path / "more" / "Im1_0.tif")  # the same number, written without zeros
+    with pytest.raises(DatasetError) as info:
+        scan("allidb2", tmp_path)
+    first, second = tmp_path / "ALL_IDB2" / "img" / "Im001_1.tif", tmp_path / "more" / "Im1_0.tif"
+    assert str(info.value) == (
+        f"{first}: Im001 is labelled ALL here and healthy in {second}; ALL-IDB numbers are unique "
+        "across classes, so this is one image labelled twice"
+    )
+    rejected = scan("allidb2", tmp_path, strict=False).rejected
+    assert sorted(rejected["path"]) == sorted([str(first), str(second)])
+
+
+def test_same_number_same_label_is_only_a_duplicate_id(tmp_path):
+    _crops(tmp_path)
+    write_tif(tmp_path / "zz" / "Im001_1.tif")
+    with pytest.raises(DatasetError, match="duplicate id 'Im001_1'"):
+        scan("allidb2", tmp_path)

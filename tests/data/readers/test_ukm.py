@@ -46,18 +46,19 @@ def write_mask(path: Path, image: Image.Image) -> None:
 
 
 def _dataset(root: Path) -> dict[str, dict]:
-    """id -> expected fields; mixes folder-name case, image types and mask formats."""
+    """id -> expected fields; mixes folder-name case, image types and mask formats (PNG, TIFF, BMP;
+    binary, grey as RGB, colour-coded)."""
     cases = {
         "neutrophil/n1": ("neutrophil/images/n1.png", "neutrophil/masks/n1.png", binary_mask(), (16, 16)),
         "neutrophil/n2": (
             "neutrophil/images/n2.tif",
-            "neutrophil/masks/n2.png",
+            "neutrophil/masks/n2.tif",
             binary_mask(20, 12, "1"),
             (20, 12),
         ),
         "promyelocyte/p1": (
             "Promyelocyte/Images/p1.jpg",
-            "Promyelocyte/Masks/p1.png",
+            "Promyelocyte/Masks/p1.bmp",
             colour_mask(),
             (16, 16),
         ),
@@ -69,7 +70,7 @@ def _dataset(root: Path) -> dict[str, dict]:
         ),
         "lymphoblast/n1": (
             "lymphoblast/images/n1.jpeg",
-            "lymphoblast/masks/n1.png",
+            "lymphoblast/masks/n1.tiff",
             colour_mask(12, 18),
             (12, 18),
         ),
@@ -112,7 +113,7 @@ def test_layout_and_mask_formats(tmp_path):
 
 def _missing_mask(root):
     write_image(root / "neutrophil" / "images" / "n3.png")
-    return root / "neutrophil" / "images" / "n3.png", "no mask neutrophil/masks/n3.png", set()
+    return root / "neutrophil" / "images" / "n3.png", "no mask neutrophil/masks/n3.<png|tif|tiff|bmp>", set()
 
 
 def _mask_size(root):
@@ -150,7 +151,14 @@ def _truncated_image(root):
 def _unknown_class(root):
     write_image(root / "basophil" / "images" / "b1.png")
     write_mask(root / "basophil" / "masks" / "b1.png", binary_mask())
-    return root / "basophil" / "images" / "b1.png", "unknown class folder 'basophil'", set()
+    return root / "basophil", "unknown class folder 'basophil'", set()
+
+
+def _unknown_class_without_images(root):
+    """A class folder whose files are not images used to vanish without a word."""
+    (root / "Monocytes" / "images").mkdir(parents=True)
+    (root / "Monocytes" / "images" / "m1.jp2").write_bytes(b"not read")
+    return root / "Monocytes", "unknown class folder 'Monocytes'; expected one of neutrophil", set()
 
 
 def _orphan_mask(root):
@@ -163,9 +171,14 @@ def _wrong_place(root):
     return root / "neutrophil" / "n4.png", "unexpected location", set()
 
 
-def _mask_not_png(root):
+def _mask_lossy(root):
     write_image(root / "neutrophil" / "masks" / "n1.jpg")
-    return root / "neutrophil" / "masks" / "n1.jpg", "mask is not a .png", set()
+    return root / "neutrophil" / "masks" / "n1.jpg", "mask in a lossy or unknown format '.jpg'", set()
+
+
+def _two_masks(root):
+    write_mask(root / "neutrophil" / "masks" / "n1.tif", binary_mask())
+    return root / "neutrophil" / "images" / "n1.png", "several masks", {"neutrophil/n1"}
 
 
 def _image_type(root):
@@ -188,9 +201,11 @@ BAD_INPUTS = {
         _truncated_mask,
         _truncated_image,
         _unknown_class,
+        _unknown_class_without_images,
         _orphan_mask,
         _wrong_place,
-        _mask_not_png,
+        _mask_lossy,
+        _two_masks,
         _image_type,
         _duplicate_stem,
     )

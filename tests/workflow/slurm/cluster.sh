@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# A throwaway one-node SLURM on localhost with fake GPUs, for tests/test_slurm.py and for
-# trying profiles/slurm by hand (Debian 12, root, no systemd; see docs/cluster.md).
+# A throwaway one-node SLURM on localhost with fake GPUs, for tests/workflow/test_slurm.py and
+# for trying profiles/slurm by hand (Debian 12, root, no systemd; see docs/cluster.md). Needs
+# Debian's slurm-wlm and munge: tests/system-packages.sh installs them (`make test` runs it).
 #
-#   cluster.sh install        apt-get install slurm-wlm and munge (skipped when present)
 #   cluster.sh start STATE    start munged (unless one answers), slurmctld, slurmd; wait until
 #                             the node is idle; print the SLURM_CONF to export
 #   cluster.sh stop STATE     cancel this cluster's jobs, stop exactly the daemons `start`
@@ -28,17 +28,6 @@ SYSTEM_CONF=/etc/slurm/slurm.conf
 MARKER="# written by leukoflow tests/slurm/cluster.sh"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
-
-install_packages() {
-    if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
-        return 0
-    fi
-    [ "$(id -u)" = 0 ] || die "slurm-wlm/munge missing and not root: cannot apt-get install them"
-    command -v apt-get >/dev/null || die "slurm-wlm/munge missing and no apt-get on this machine"
-    apt-get update -qq || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null \
-        || die "apt-get install slurm-wlm munge failed"
-}
 
 # Start "$@" in its own session (so a Ctrl-C to the caller does not reach it) with output in
 # STATE/NAME.out, and record its pid as ours. setsid execs in place (the child of a
@@ -93,7 +82,7 @@ write_config() {
 }
 
 start_cluster() {
-    command -v slurmctld >/dev/null || die "slurmctld not installed (run: cluster.sh install)"
+    command -v slurmctld >/dev/null || die "slurmctld not installed (run tests/system-packages.sh as root)"
     mkdir -p "$STATE"
     STATE="$(cd "$STATE" && pwd)"
     for name in slurmctld slurmd; do
@@ -147,8 +136,7 @@ stop_cluster() {
 }
 
 case "${1:-}" in
-    install) install_packages ;;
     start) [ -n "${2:-}" ] || die "usage: cluster.sh start STATE_DIR"; STATE="$2"; start_cluster ;;
     stop) [ -n "${2:-}" ] || die "usage: cluster.sh stop STATE_DIR"; STATE="$2"; stop_cluster ;;
-    *) die "usage: cluster.sh install | start STATE_DIR | stop STATE_DIR" ;;
+    *) die "usage: cluster.sh start STATE_DIR | stop STATE_DIR" ;;
 esac

@@ -1,7 +1,7 @@
 """Rule allidb1_cnn50: the 50x50 CNN on whole ALL-IDB1 images, leak-free folds -> accuracy table."""
 
 from leukoflow.allidb1.cnn50 import run_cnn50
-from leukoflow.allidb1.report_section import write_cnn50_page
+from leukoflow.allidb1.report_cnn50 import write_cnn50_page
 from leukoflow.data.manifest import read_manifest, read_source
 from leukoflow.runtime import job
 

@@ -1,22 +1,21 @@
-"""Rule heatmap: one ALL-IDB1 slide -> mean conv excitation map (working scale, float16)."""
+"""Rule allidb1_heatmap: a group of slides -> each slide's mean conv excitation (working scale)."""
 
-import json
-
-from leukoflow.allidb1.stages import run_heatmap
+from leukoflow.allidb1.stages import run_heatmaps
 from leukoflow.core.device import job_device
 from leukoflow.data.manifest import read_manifest
 from leukoflow.runtime import job
 
 
 def main(smk, log):
-    run_heatmap(
+    run_heatmaps(
         manifest=read_manifest(smk.input.manifest),
-        slide=smk.wildcards.slide,
-        model_path=smk.input.model,
+        slides=list(smk.params.slides),
+        settings=dict(smk.params.settings),
         cnn=dict(smk.params.cnn),
-        out=smk.output.heatmap,
+        model_path=smk.input.model,
+        cell_sizes_path=smk.input.cell_sizes,
+        out=smk.output.heatmaps,
         device=job_device(smk.params.compute["accelerator"], smk.params.compute["allow_cpu_fallback"]),
-        polarity=json.loads(open(smk.input.polarity).read())["polarity"],
     )
 
 

@@ -1,4 +1,4 @@
-"""Rule allidb1_table2: every slide's patches -> verdicts, Table II, cell-level metrics, HTML page."""
+"""Rule allidb1_table2: every method's patches -> verdicts, Table II, cell-level and heatmap tables."""
 
 import pandas as pd
 
@@ -9,13 +9,16 @@ from leukoflow.runtime import job
 
 
 def main(smk, log):
-    truth = None
-    if smk.input.truth:
-        truth = pd.read_csv(smk.input.truth[0], sep="\t", dtype={"image_id": str})
+    truth = pd.read_csv(smk.input.truth[0], sep="\t", dtype={"image_id": str}) if smk.input.truth else None
     source = read_source(smk.input.source)
+    files = smk.params.files
     write_table2(
         manifest=read_manifest(smk.input.manifest),
-        patch_paths=list(smk.input.patches),
+        methods=list(smk.params.methods),
+        patch_paths=files["patches.tsv"],
+        localisation_paths=files["localisation.tsv"],
+        histogram_paths=files["localisation.npz"],
+        cell_sizes_path=smk.input.cell_sizes,
         slides=list(smk.params.slides),
         settings=dict(smk.params.settings),
         source=source,
@@ -24,12 +27,15 @@ def main(smk, log):
         table_out=smk.output.table,
         cells_out=smk.output.cells,
         cells_per_slide_out=smk.output.cells_per_slide,
+        localisation_out=smk.output.localisation,
     )
     outputs = {
         "table2": smk.output.table,
         "slide_verdicts": smk.output.verdicts,
         "cells": smk.output.cells,
         "cells_per_slide": smk.output.cells_per_slide,
+        "allidb1_localisation": smk.output.localisation,
+        "allidb1_cell_sizes": smk.input.cell_sizes,
     }
     write_table2_page(outputs, source, smk.output.html)
 

@@ -17,6 +17,7 @@ def main(smk, log):
         input_size=smk.params.input_size,
         seed=smk.params.seed,
         device=job_device(smk.params.compute["accelerator"], smk.params.compute["allow_cpu_fallback"]),
+        provenance_path=smk.input.provenance[0] if smk.input.get("provenance") else None,
     )
 
 

@@ -1,0 +1,34 @@
+"""Jobs that only run a network import no Lightning (issue 10): every module the slide rules'
+scripts and functions import, and the frozen-trunk training path of ALL-IDB2."""
+
+import subprocess
+import sys
+
+from tests.helpers import REPO
+
+SLIDE_JOB_MODULES = (
+    "leukoflow.runtime.job",
+    "leukoflow.data.manifest",
+    "leukoflow.core.device",
+    "leukoflow.inference",
+    "leukoflow.allidb1.stages",
+    "leukoflow.allidb1.heatmap",
+    "leukoflow.allidb1.localisation",
+    "leukoflow.allidb1.cellsize",
+    "leukoflow.allidb1.centroids",
+    "leukoflow.allidb1.panels",
+    "leukoflow.allidb1.table2",
+    "leukoflow.allidb1.report_section",
+    "leukoflow.allidb2.train",
+    "leukoflow.allidb2.frozen",
+    "leukoflow.nets.ghosh",
+)
+
+
+def test_slide_jobs_and_frozen_training_import_no_lightning():
+    code = (
+        f"import sys, importlib; [importlib.import_module(m) for m in {SLIDE_JOB_MODULES!r}]; "
+        "bad = [m for m in sys.modules if m.startswith(('pytorch_lightning', 'lightning'))]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

@@ -1,0 +1,48 @@
+"""Stage settings: the paper's optimiser and schedule, and the class weights reach the loss."""
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from leukoflow.cnmc.augment import AugmentSettings
+from leukoflow.cnmc.train import class_weight_tuple, subset_tensors, train_config
+from leukoflow.core.errors import ConfigError
+from leukoflow.training.systems import ClassifierSystem, build_optimizer
+
+PAPER = dict(
+    epochs=50, lr=0.001, batch_size=32, plateau_factor=0.1, plateau_patience=6, early_stopping_patience=12, seed=0
+)
+COMPUTE = dict(accelerator="cpu", allow_cpu_fallback=True)
+
+
+def test_the_papers_optimiser_and_schedule():
+    cfg = train_config(PAPER, COMPUTE, threads=1)
+    assert (cfg.optimizer, cfg.schedule, cfg.plateau_factor, cfg.plateau_patience) == ("rmsprop", "plateau", 0.1, 6)
+    assert cfg.early_stopping_patience == 12 and cfg.epochs == 50 and cfg.monitor == "val_loss"
+    optimizer = build_optimizer(nn.Linear(2, 2).parameters(), cfg)
+    assert isinstance(optimizer, torch.optim.RMSprop) and optimizer.defaults["lr"] == 0.001
+
+
+def test_class_weights_reach_the_loss():
+    weights = class_weight_tuple({"ALL": 2.5, "HEM": 1.0})
+    assert weights == (1.0, 2.5)  # label order: HEM = 0, ALL = 1
+    system = ClassifierSystem(nn.Identity(), train_config(PAPER, COMPUTE, 1, class_weights=weights))
+    log_probs = torch.log(torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    targets = torch.tensor([1, 1, 0])  # ALL, ALL, HEM
+    expected = (2.5 * -log_probs[0, 1] + 2.5 * -log_probs[1, 1] + 1.0 * -log_probs[2, 0]) / (2.5 + 2.5 + 1.0)
+    assert torch.isclose(system.loss_value(log_probs, targets), expected)
+    assert not torch.isclose(expected, F.nll_loss(log_probs, targets))
+    with pytest.raises(ConfigError, match="unknown classes"):
+        class_weight_tuple({"blast": 2.0})
+
+
+def test_a_subset_is_its_originals_then_augmented_copies():
+    images = torch.zeros((4, 3, 16, 16), dtype=torch.uint8)
+    images[:, :, 4:12, 4:12] = torch.arange(1, 5, dtype=torch.uint8).view(4, 1, 1, 1) * 40
+    table = pd.DataFrame({"label": [1, 1, 0, 0], "set_a": ["original", "augmented", "both", ""]})
+    x, y = subset_tensors(images, table, "set_a", AugmentSettings(), seed=0, device="cpu")
+    assert y.tolist() == [1, 0, 1, 0]  # originals (rows 0, 2), then copies (rows 1, 2)
+    assert torch.equal(x[0], images[0]) and torch.equal(x[1], images[2])
+    assert not torch.equal(x[2], images[1]) and not torch.equal(x[3], images[2])
