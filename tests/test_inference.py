@@ -5,8 +5,8 @@ import torch
 
 from leukoflow.core.errors import DatasetError
 from leukoflow.inference import EXPORT_FORMAT, input_normalisation, load_exported, predict_proba
-from leukoflow.nets.ghosh import GhoshNet
 from leukoflow.nets.cnn50 import CNN50
+from leukoflow.nets.ghosh import GhoshNet
 
 
 def export(path, architecture, kwargs, state):

@@ -13,6 +13,7 @@ from leukoflow.allidb1.methods import DEVIATIONS, METHOD_TITLES, PAPER_VALUES, m
 from leukoflow.allidb1.paper import TABLE2
 from leukoflow.allidb1.report_cnn50 import render_cnn50
 from leukoflow.allidb1.report_heatmap import render_localisation
+from leukoflow.allidb1.table2 import OVERLAP_NOTE, UNSEEN_SUBSET
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.io import write_text_atomic
 from leukoflow.report.figures import RocCurve, classifier_figure
@@ -155,6 +156,29 @@ def deviations_block(context: ReportContext) -> str:
     )
 
 
+def overlap_paragraph(verdicts: pd.DataFrame, context: ReportContext) -> str:
+    """What is known of the slides' overlap with the ALL-IDB2 training crops: measured (provenance
+    stage) when the verdicts carry it, otherwise the slides listed in the config, with a warning."""
+    if "unseen" in verdicts:
+        lines = []
+        for method, group in verdicts.drop_duplicates(["method", "slide"]).groupby("method", sort=False):
+            unseen = group["unseen"].astype(str).str.lower().eq("true")
+            lines.append(f"{method_title(method)}: {int(unseen.sum())} of {len(group)} slides unseen")
+        return paragraph(
+            "Measured overlap (section ALL-IDB2 crops in ALL-IDB1): a slide counts as seen when a crop matched "
+            "to it lies in the training or validation bags of any model the method used (scoring or heatmap). "
+            f"The Table II row '{UNSEEN_SUBSET}' holds the others. " + "; ".join(lines) + ".",
+            "note",
+        )
+    overlapping = int(verdicts.drop_duplicates("slide")["overlaps_training"].sum())
+    if overlapping or context.sources.get("allidb1", {}).get("source") == "real":
+        return paragraph(
+            f"{OVERLAP_NOTE} Slides marked as overlapping: {overlapping}. Enable allidb2.provenance to measure it.",
+            "warning",
+        )
+    return ""
+
+
 def render_table2(inputs: ReportInputs, context: ReportContext) -> list[Section]:
     if not (inputs.has("table2") or inputs.has("slide_verdicts")):
         return []
@@ -203,11 +227,7 @@ def render_table2(inputs: ReportInputs, context: ReportContext) -> list[Section]
         parts.append(deviations_block(context))
     if inputs.has("slide_verdicts"):
         verdicts = read_verdicts(inputs.one("slide_verdicts"))
-        overlapping = int(verdicts.drop_duplicates("slide")["overlaps_training"].sum())
-        if overlapping or context.sources.get("allidb1", {}).get("source") == "real":
-            from leukoflow.allidb1.table2 import OVERLAP_NOTE
-
-            parts.append(paragraph(f"{OVERLAP_NOTE} Slides marked as overlapping: {overlapping}.", "warning"))
+        parts.append(overlap_paragraph(verdicts, context))
         subsections.append(("allidb1-slides-roc", "Slide-level confusion matrix and ROC"))
         parts.append("<h3 id='allidb1-slides-roc'>Slide-level confusion matrix and ROC</h3>")
         for method, group in verdicts.groupby("method", sort=False):

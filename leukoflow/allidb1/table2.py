@@ -35,6 +35,7 @@ OVERLAP_NOTE = (
     "ALL-IDB2 crops are cut from ALL-IDB1 slides, so the network classifying these slides may have "
     "trained on some of their cells; slide-level numbers can be optimistic."
 )
+UNSEEN_SUBSET = "slides unseen by the models"
 POOLED = "pooled"
 
 
@@ -197,10 +198,14 @@ def write_table2(
     cells_per_slide_out: str,
     localisation_out: str,
     paper: dict = TABLE2,
-    extra_subsets: Mapping[str, Sequence[str]] | None = None,
+    unseen: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Slide verdicts, Table II, cell-level and localisation tables (TSV, a `method` column in
-    each); `report_section` renders them."""
+    each); `report_section` renders them.
+
+    `unseen` maps a method to `overlap.unseen_slides` of the models it used (measured provenance of
+    the ALL-IDB2 crops): its columns join the verdicts, and Table II gains a row for the slides none
+    of those models has seen."""
     cell_sizes = read_tables(cell_sizes_path)
     radius = {s: settings["match_radius_cells"] * d for s, d in diameters(cell_sizes).items()}
     verdicts, tables, cells, per_slide, localisation = [], [], [], [], []
@@ -209,6 +214,10 @@ def write_table2(
         method_verdicts = slide_verdicts(manifest, patches, slides, settings["k"])
         method_verdicts = apply_overlap(method_verdicts, settings["overlap"]["mode"], settings["overlap"]["slides"])
         method_verdicts = method_verdicts.merge(cell_sizes[["slide", "diameter_px"]], on="slide", how="left")
+        extra_subsets = {}
+        if unseen is not None and method in unseen:
+            method_verdicts = method_verdicts.merge(unseen[method], on="slide", how="left")
+            extra_subsets[UNSEEN_SUBSET] = unseen[method].loc[unseen[method]["unseen"], "slide"].tolist()
         table = table2_rows(method_verdicts, paper, settings["overlap"]["mode"], extra_subsets)
         slide_cells, pooled_cells = cell_level(method_verdicts, patches, manifest, radius, truth)
         measured = localisation_table(localisation_paths[method], histogram_paths[method])

@@ -202,6 +202,11 @@ def expected_table_rows(results: Path) -> dict[str, int]:
     if (blinding["error_increase"] > 0).any():  # the table lists only filters whose blinding hurts
         expected["filters-top"] = min(FILTERS_TOP, int((blinding["error_increase"] > 0).sum()))
     expected["cnn50"] = len(pd.read_csv(tables / "cnn50.tsv", sep="\t"))
+    expected["allidb1-localisation"] = len(pd.read_csv(tables / "allidb1_localisation.tsv", sep="\t"))
+    expected["cnmc-models"] = len(pd.read_csv(tables / "cnmc_prelim.tsv", sep="\t"))
+    expected["cnmc-subjects"] = len(pd.read_csv(tables / "cnmc_subjects.tsv", sep="\t"))
+    for table in ("segmentation", "loss_comparison", "classification"):
+        expected[f"ukm-{table.replace('_', '-')}"] = len(pd.read_csv(tables / f"ukm_{table}.tsv", sep="\t"))
     expected["sources"] = len(TINY["datasets"])
     own = results / "benchmarks" / "report" / "report.tsv"  # the report's own, written after it
     expected["benchmarks"] = sum(1 for path in (results / "benchmarks").rglob("*.tsv") if path != own)
@@ -235,20 +240,34 @@ def test_report_renders_in_chromium(tiny_run, chromium, tmp_path_factory):
         "sources",
         "datasets",
         "allidb2",
+        "allidb2-provenance",
         "filters",
         "allidb1",
+        "allidb1-heatmap",
         "allidb1-cells",
         "allidb1-panels",
         "cnn50",
+        "cnmc",
+        "ukm",
         "provenance",
     ]
     slides = sorted(path.parent.name for path in (results / "allidb1" / "slides").glob("*/panel.png"))
     chosen = select_panel_slides(read_verdicts(str(results / "allidb1" / "slide_verdicts.tsv")), slides)
     assert 0 < len(chosen) <= len(slides)
-    # 4 contact sheets + per protocol: learning curves, confusion/ROC; ALL-IDB1: slide confusion/ROC, the
-    # chosen panels, 3 filter figures, the 50x50 CNN's confusion/ROC
+    # 4 contact sheets + per protocol: learning curves, confusion/ROC; the provenance figure; 3 filter
+    # figures; ALL-IDB1: slide confusion/ROC per method, the chosen panels; the 50x50 CNN's confusion/ROC;
+    # C-NMC: confusion/ROC, learning curves, crops; UKM: 2 learning curves, examples, confusion matrix
+    methods = pd.read_csv(results / "tables" / "table2.tsv", sep="\t")["method"].unique()
     assert len(facts["images"]) == (
-        len(TINY["datasets"]) + 2 * len(TINY["allidb2"]["cnn"]["protocols"]) + 1 + len(chosen) + 3 + 1
+        len(TINY["datasets"])
+        + 2 * len(TINY["allidb2"]["cnn"]["protocols"])
+        + 1
+        + 3
+        + len(methods)
+        + len(chosen)
+        + 1
+        + 3
+        + 4
     )
     panels = {image["alt"]: image["width"] for image in facts["images"] if image["alt"].startswith("panel ")}
     assert sorted(panels) == sorted(f"panel {slide}" for slide in chosen["slide"])
@@ -268,10 +287,12 @@ def test_report_renders_in_chromium(tiny_run, chromium, tmp_path_factory):
         "1. leukoflow report",
         "2. Datasets",
         "3. ALL-IDB2 Table I",
-        "4. ALL-IDB1 Table II",
-        "5. ALL-IDB1 slides",
-        "6. Filter analysis",
+        "4. ALL-IDB2 filter analysis",
+        "5. ALL-IDB1 Table II",
+        "6. ALL-IDB1 slides",
         "7. ALL-IDB1 50x50 CNN",
+        "8. C-NMC 2019",
+        "9. UKM-WBC",
     ):
         assert category in smk_report, category
     assert all(f"ALL-IDB1 slide {slide}" in smk_report for slide in slides)  # caption names the slide

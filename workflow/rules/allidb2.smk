@@ -188,19 +188,19 @@ rule allidb2_filters:
         blinding_png=report(
             f"{RESULTS}/allidb2/filters/blinding.png",
             caption="../report/filter_blinding.rst",
-            category="6. Filter analysis",
+            category="4. ALL-IDB2 filter analysis",
             labels={"figure": "filter blinding"},
         ),
         js_raw=report(
             f"{RESULTS}/allidb2/filters/js_raw.png",
             caption="../report/filter_js.rst",
-            category="6. Filter analysis",
+            category="4. ALL-IDB2 filter analysis",
             labels={"figure": "JS distances, filter order"},
         ),
         js_sorted=report(
             f"{RESULTS}/allidb2/filters/js_sorted.png",
             caption="../report/filter_js.rst",
-            category="6. Filter analysis",
+            category="4. ALL-IDB2 filter analysis",
             labels={"figure": "JS distances, clustered order"},
         ),
     log:

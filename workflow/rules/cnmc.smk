@@ -23,7 +23,7 @@ rule cnmc_crop:
         sheet=report(
             f"{CNMC_DIR}/crops/contact_sheet.png",
             caption="../report/cnmc_crops.rst",
-            category="5. C-NMC 2019",
+            category="8. C-NMC 2019",
             labels={"figure": "crops before and after"},
         ),
     log:
@@ -150,7 +150,7 @@ rule cnmc_tables:
         table=report(
             f"{RESULTS}/tables/cnmc_prelim.tsv",
             caption="../report/cnmc_table.rst",
-            category="5. C-NMC 2019",
+            category="8. C-NMC 2019",
             labels={"result": "Table 1"},
         ),
         html=f"{RESULTS}/tables/cnmc_prelim.html",
@@ -158,7 +158,7 @@ rule cnmc_tables:
         curves=report(
             f"{CNMC_DIR}/learning_curves.png",
             caption="../report/cnmc_curves.rst",
-            category="5. C-NMC 2019",
+            category="8. C-NMC 2019",
             labels={"result": "learning curves"},
         ),
     log:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -205,13 +204,11 @@ def test_slide_colours_match_real_allidb1():
     assert nucleus[2] > nucleus[0] > nucleus[1]
 
 
-def test_full_size_slide_renders_fast():
-    render_slide(np.random.default_rng(0), 400, 400, has_blasts=True)  # warm-up (imports, caches)
-    start = time.perf_counter()
+def test_full_size_slide_renders_at_the_real_size():
+    # Its speed is measured by benchmarks/bench_synthetic.py, not here.
     field, cells = render_slide(np.random.default_rng(1), 1944, 2592, has_blasts=True)
-    elapsed = time.perf_counter() - start
-    assert field.rgb.shape == (1944, 2592, 3)
-    assert elapsed < 3.0, f"{elapsed:.2f} s"  # about 0.7 s on one idle core; slack for a shared CPU
+    assert field.rgb.shape == (1944, 2592, 3) and field.rgb.dtype == np.uint8
+    assert cells and all(0 <= cell.x < 2592 and 0 <= cell.y < 1944 for cell in cells)
 
 
 # --- ALL-IDB2 ---------------------------------------------------------------------------------

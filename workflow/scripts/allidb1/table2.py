@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from leukoflow.allidb1.overlap import unseen_slides
 from leukoflow.allidb1.report_section import write_table2_page
 from leukoflow.allidb1.table2 import write_table2
 from leukoflow.data.manifest import read_manifest, read_source
@@ -12,6 +13,17 @@ def main(smk, log):
     truth = pd.read_csv(smk.input.truth[0], sep="\t", dtype={"image_id": str}) if smk.input.truth else None
     source = read_source(smk.input.source)
     files = smk.params.files
+    unseen = None
+    if smk.input.provenance:  # measured: which slide each ALL-IDB2 crop comes from
+        provenance = pd.read_csv(
+            smk.input.provenance[0], sep="\t", dtype={"crop": str, "slide": str, "second_slide": str}
+        )
+        index = pd.read_csv(smk.input.bag_index[0], sep="\t", dtype={"id": str, "source_id": str})
+        verdicts = pd.DataFrame({"slide": list(smk.params.slides)})
+        unseen = {
+            method: unseen_slides(verdicts, provenance, index, folds)
+            for method, folds in smk.params.method_folds.items()
+        }
     write_table2(
         manifest=read_manifest(smk.input.manifest),
         methods=list(smk.params.methods),
@@ -23,6 +35,7 @@ def main(smk, log):
         settings=dict(smk.params.settings),
         source=source,
         truth=truth,
+        unseen=unseen,
         verdicts_out=smk.output.verdicts,
         table_out=smk.output.table,
         cells_out=smk.output.cells,
