@@ -20,7 +20,7 @@ from leukoflow.core.io import read_rgb, write_table_atomic
 from leukoflow.core.splits import BAG_FOLDS, assign_bags, fold_masks, leak_report
 from leukoflow.inference import load_exported, predict_proba
 from leukoflow.nets.cnn50 import CNN50, INPUT_SIZE
-from leukoflow.training.config import TrainConfig
+from leukoflow.training.config import TrainConfig, runtime_settings
 from leukoflow.training.fit import fit
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,7 @@ def run_cnn50(
             lr_decay=0.0,
             batch_size=settings["batch_size"],
             seed=settings["seed"] + fold,
-            accelerator=compute["accelerator"],
-            allow_cpu_fallback=compute["allow_cpu_fallback"],
-            num_threads=threads,
+            **runtime_settings(compute, threads, progress_bar=False),
         )
         fold_dir = Path(state_root) / f"fold{fold}"
         fit(

@@ -19,7 +19,7 @@ from leukoflow.inference import load_exported, predict_proba
 from leukoflow.nets.alexnet import load_features_state
 from leukoflow.nets.ghosh import GhoshNet
 from leukoflow.nets.pretrained import load_pretrained_features
-from leukoflow.training.config import TrainConfig
+from leukoflow.training.config import TrainConfig, runtime_settings
 from leukoflow.training.fit import fit
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,7 @@ def train_config(cnn: dict, compute: dict, threads: int) -> TrainConfig:
         lr_decay=lr_decay,
         batch_size=cnn["batch_size"],
         seed=cnn["seed"],
-        accelerator=compute["accelerator"],
-        allow_cpu_fallback=compute["allow_cpu_fallback"],
-        num_threads=threads,
-        progress_bar=True,
+        **runtime_settings(compute, threads),
     )
 
 

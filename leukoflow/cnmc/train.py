@@ -22,7 +22,7 @@ from leukoflow.core.device import job_device
 from leukoflow.core.errors import ConfigError, DatasetError
 from leukoflow.data.datasets import DATASETS
 from leukoflow.inference import read_exported
-from leukoflow.training.config import TrainConfig
+from leukoflow.training.config import TrainConfig, runtime_settings
 from leukoflow.training.fit import fit
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,7 @@ def train_config(settings: dict, compute: dict, threads: int, class_weights=None
         class_weights=class_weights,
         batch_size=settings["batch_size"],
         seed=settings["seed"],
-        accelerator=compute["accelerator"],
-        allow_cpu_fallback=compute["allow_cpu_fallback"],
-        num_threads=threads,
-        progress_bar=True,
+        **runtime_settings(compute, threads),
     )
 
 

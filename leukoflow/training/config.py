@@ -115,6 +115,17 @@ class TrainConfig:
         return "min" if self.monitor == "val_loss" else "max"
 
 
+def runtime_settings(compute: Mapping[str, Any], threads: int | None, progress_bar: bool = True) -> dict[str, Any]:
+    """The `TrainConfig` fields that come from the config's `compute` section and the job (device
+    policy, CPU threads, progress lines), the same for every dataset's training."""
+    return {
+        "accelerator": compute["accelerator"],
+        "allow_cpu_fallback": compute["allow_cpu_fallback"],
+        "num_threads": threads,
+        "progress_bar": progress_bar,
+    }
+
+
 def training_finished(history: list[Mapping[str, float]], cfg: TrainConfig) -> bool:
     """True when a history already reached `cfg.epochs` or met the early-stopping rule.
 

@@ -23,7 +23,7 @@ from leukoflow.data.datasets import DATASETS
 from leukoflow.inference import input_normalisation, load_exported, predict_proba
 from leukoflow.nets.small_cnn import SmallCNN
 from leukoflow.nets.unet import UNet
-from leukoflow.training.config import TrainConfig
+from leukoflow.training.config import TrainConfig, runtime_settings
 from leukoflow.training.fit import fit
 from leukoflow.ukm.augment import rotate_zoom
 from leukoflow.ukm.preprocess import group_strata, load_preprocessed, read_index
@@ -47,11 +47,8 @@ def train_config(
         loss=loss,
         batch_size=settings["batch_size"],
         seed=settings["seed"],
-        accelerator=compute["accelerator"],
-        allow_cpu_fallback=compute["allow_cpu_fallback"],
-        num_threads=threads,
         monitor=monitor,
-        progress_bar=True,
+        **runtime_settings(compute, threads),
     )
 
 

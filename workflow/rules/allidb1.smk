@@ -101,7 +101,8 @@ rule allidb1_cell_size:
     threads: 1
     params:
         slides=ALLIDB1_SLIDES,
-        settings=SLIDES,
+        # Only what the estimate reads, so changing another slide setting does not redo it.
+        settings={key: SLIDES[key] for key in ("cell_diameter_px", "eosin_threshold")},
     script:
         f"{SCRIPTS}/allidb1/cell_size.py"
 
