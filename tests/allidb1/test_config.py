@@ -45,8 +45,11 @@ def test_allidb1_ids_follow_config():
 
 def test_slide_models_default_to_all_trained_folds():
     config = demo_config()
+    config["allidb1"]["slides"]["heatmap_fold"] = None
     folds, heatmap_fold = slide_model_folds(config)
     assert folds == config["allidb2"]["cnn"]["folds"] and heatmap_fold == folds[0]
+    config["allidb1"]["slides"]["heatmap_fold"] = folds[-1]
+    assert slide_model_folds(config) == (folds, folds[-1])
 
 
 @pytest.mark.parametrize(

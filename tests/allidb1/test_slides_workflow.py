@@ -13,7 +13,10 @@ def test_both_methods_run_side_by_side_in_groups(workdir):
     run_snakemake(workdir, *TARGETS, "--cores", "2", "--configfile", "test_configs/tiny_allidb1.yaml")
     results = workdir / "results"
     table = pd.read_csv(results / "tables" / "table2.tsv", sep="\t")
-    assert table["method"].tolist() == ["as_published", "improved"]
+    assert table["method"].unique().tolist() == ["as_published", "improved"]
+    assert set(table["subset"]) == {"all scored slides", "slides unseen by the models"}  # provenance runs
+    table = table[table["subset"] == "all scored slides"]
+    assert len(table) == 2
     assert (table["n_slides"] == 5).all() and (table["paper_tp"] == 49).all()
     verdicts = pd.read_csv(results / "allidb1" / "slide_verdicts.tsv", sep="\t")
     assert len(verdicts) == 10 and verdicts["diameter_px"].gt(0).all()

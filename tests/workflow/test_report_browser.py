@@ -251,7 +251,7 @@ def test_report_renders_in_chromium(tiny_run, chromium, tmp_path_factory):
         "ukm",
         "provenance",
     ]
-    slides = sorted(path.parent.name for path in (results / "allidb1" / "slides").glob("*/panel.png"))
+    slides = sorted(path.stem for path in (results / "allidb1" / "panels").glob("*.png"))
     chosen = select_panel_slides(read_verdicts(str(results / "allidb1" / "slide_verdicts.tsv")), slides)
     assert 0 < len(chosen) <= len(slides)
     # 4 contact sheets + per protocol: learning curves, confusion/ROC; the provenance figure; 3 filter
@@ -295,7 +295,8 @@ def test_report_renders_in_chromium(tiny_run, chromium, tmp_path_factory):
         "9. UKM-WBC",
     ):
         assert category in smk_report, category
-    assert all(f"ALL-IDB1 slide {slide}" in smk_report for slide in slides)  # caption names the slide
+    # One panel per slide, each labelled with its slide id.
+    assert all(f'"labels": {{"slide": "{slide}"}}' in smk_report for slide in slides)
     print(
         f"workflow {tiny_run.seconds:.1f} s; report {report.stat().st_size / 1e6:.2f} MB, sections "
         f"{facts['sections']}; screenshot {results / 'report' / 'screenshot.png'}"
