@@ -37,7 +37,7 @@ def binary_row(labels, predictions, *, seed: int = 0, metrics: Sequence[str] = B
     labels, predictions : array-like
         True and predicted classes, 1 = positive.
     seed : int
-        Seed of the F-score's bootstrap interval.
+        Seed of the F-score's interval (posterior draws, `metrics.binary_metrics`).
     metrics : sequence of str
         Which of `core.metrics.BINARY_METRIC_NAMES` to include (with `_ci_low`, `_ci_high`).
     """

@@ -1,8 +1,9 @@
 """Metrics with confidence intervals: binary, multi-class and segmentation; ROC points.
 
 Papers in this field report point estimates only; an interval says how much one number can be
-trusted. Binary proportions get Wilson intervals, everything else a bootstrap, over samples or,
-where samples are grouped (cells of one subject, pixels of one image), over groups. Undefined
+trusted. Binary proportions get Wilson intervals, the binary F-score a posterior interval under
+Jeffreys' prior, everything else a bootstrap, over samples or, where samples are grouped (cells of
+one subject, pixels of one image), over groups. Undefined
 ratios (zero denominators) come back as NaN, never as an exception or a silent 0.
 """
 
@@ -89,10 +90,11 @@ def binary_metrics(tp: int, tn: int, fp: int, fn: int, n_boot: int = 2000, seed:
 
     Keys: tp, tn, fp, fn, n, ci, and for each metric `<name>`, `<name>_ci_low`, `<name>_ci_high`.
     - Proportions: point estimate numerator / denominator, Wilson score interval (`wilson_interval`).
-    - F-score: not a binomial proportion, so its interval is a parametric bootstrap: n_boot
-      confusion matrices are drawn at once from Multinomial(n, observed cell frequencies) and the
-      percentile interval of their F-scores is taken (bootstrap draws where F is undefined are
-      dropped).
+    - F-score: not a binomial proportion, so its interval comes from n_boot draws of the four
+      cell probabilities from their posterior under Jeffreys' prior, Dirichlet(counts + 1/2), and
+      the F-score of each draw, 2 p_tp / (2 p_tp + p_fp + p_fn); the central `ci` share of the
+      draws is the interval. Unlike a bootstrap that resamples the observed frequencies, it does
+      not collapse to a point when a cell is empty (a perfect score on 8 slides is not certain).
     - Zero denominators (e.g. no predicted positives -> precision; no positives at all -> F) give
       NaN for the estimate and both bounds.
     """
@@ -120,14 +122,11 @@ def binary_metrics(tp: int, tn: int, fp: int, fn: int, n_boot: int = 2000, seed:
     else:
         rng = np.random.default_rng(seed)
         observed = np.array([counts["tp"], counts["tn"], counts["fp"], counts["fn"]], dtype=np.float64)
-        draws = rng.multinomial(n, observed / n, size=n_boot)  # (n_boot, 4): tp, tn, fp, fn
-        f_boot = f_score_from_counts(draws[:, 0], draws[:, 2], draws[:, 3])
-        f_boot = f_boot[~np.isnan(f_boot)]
-        if len(f_boot) == 0:
-            result["f_score_ci_low"] = result["f_score_ci_high"] = float("nan")
-        else:
-            low, high = np.quantile(f_boot, [0.5 - ci / 2, 0.5 + ci / 2])
-            result["f_score_ci_low"], result["f_score_ci_high"] = float(low), float(high)
+        draws = rng.dirichlet(observed + 0.5, size=n_boot)  # (n_boot, 4) probabilities: tp, tn, fp, fn
+        f_draws = f_score_from_counts(draws[:, 0], draws[:, 2], draws[:, 3])
+        low, high = np.quantile(f_draws, [0.5 - ci / 2, 0.5 + ci / 2])
+        # The observed score stays inside its interval (a perfect score's draws are all below 1).
+        result["f_score_ci_low"], result["f_score_ci_high"] = float(min(low, f_point)), float(max(high, f_point))
     return result
 
 

@@ -133,6 +133,28 @@ def test_f_score_bootstrap_is_seeded():
     assert (a["f_score_ci_low"], a["f_score_ci_high"]) != (c["f_score_ci_low"], c["f_score_ci_high"])
 
 
+def test_f_score_interval_of_a_perfect_score_is_not_a_point():
+    # 4 ALL and 4 healthy slides all right: F = 1, but 8 slides cannot make it certain.
+    perfect = binary_metrics(4, 4, 0, 0)
+    assert perfect["f_score"] == perfect["f_score_ci_high"] == 1.0
+    assert 0.5 < perfect["f_score_ci_low"] < 0.95
+    # More evidence, narrower interval.
+    assert binary_metrics(40, 40, 0, 0)["f_score_ci_low"] > perfect["f_score_ci_low"]
+
+
+def test_f_score_interval_covers_the_true_value():
+    # Coverage on simulated confusion matrices: close to the nominal 95%.
+    rng = np.random.default_rng(0)
+    truth = np.array([0.35, 0.45, 0.08, 0.12])  # tp, tn, fp, fn
+    true_f = 2 * truth[0] / (2 * truth[0] + truth[2] + truth[3])
+    hits = []
+    for _ in range(300):
+        tp, tn, fp, fn = (int(v) for v in rng.multinomial(60, truth))
+        result = binary_metrics(tp, tn, fp, fn, n_boot=1000, seed=1)
+        hits.append(result["f_score_ci_low"] <= true_f <= result["f_score_ci_high"])
+    assert 0.90 <= np.mean(hits) <= 0.99
+
+
 def test_zero_denominators_give_nan_not_errors():
     only_negatives = binary_metrics(0, 20, 0, 0)  # no positives anywhere
     assert only_negatives["accuracy"] == 1.0 and only_negatives["specificity"] == 1.0
@@ -143,7 +165,7 @@ def test_zero_denominators_give_nan_not_errors():
     never_predicted = binary_metrics(0, 10, 0, 5)  # positives exist but none predicted
     assert math.isnan(never_predicted["precision"])
     assert never_predicted["sensitivity"] == 0.0 and never_predicted["f_score"] == 0.0
-    assert never_predicted["f_score_ci_low"] == never_predicted["f_score_ci_high"] == 0.0
+    assert never_predicted["f_score_ci_low"] == 0.0 < never_predicted["f_score_ci_high"] < 0.6  # 5 positives only
 
     empty = binary_metrics(0, 0, 0, 0)
     assert all(math.isnan(empty[name]) for name in METRICS)
