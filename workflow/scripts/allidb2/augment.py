@@ -1,4 +1,4 @@
-"""Rule augment: ALL-IDB2 crops -> 36 rotated/mirrored copies each -> bag tensor files."""
+"""Rule allidb2_augment: ALL-IDB2 crops -> 36 rotated/mirrored copies each -> bag tensor files."""
 
 from leukoflow.allidb2.bags import build_augmented_bags
 from leukoflow.core.device import job_device

@@ -1,4 +1,4 @@
-"""Rule filter_analysis: blind each last-layer filter; JS distances between filter maps."""
+"""Rule allidb2_filters: blind each last-layer filter; JS distances between filter maps."""
 
 from leukoflow.allidb2.filters import filter_patch_set, write_filter_analysis
 from leukoflow.data.manifest import read_source

@@ -1,4 +1,4 @@
-"""Rule train: one protocol x fold of Table I -> best model, learning curve, test predictions."""
+"""Rule allidb2_train: one protocol x fold of Table I -> best model, learning curve, test predictions."""
 
 from leukoflow.allidb2.train import train_fold
 from leukoflow.runtime import job

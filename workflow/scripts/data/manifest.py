@@ -1,4 +1,4 @@
-"""Rule manifest: check every file of one dataset and write its manifest table."""
+"""Rule data_manifest: check every file of one dataset and write its manifest table."""
 
 from leukoflow.data.manifest import build_manifest
 from leukoflow.runtime import job

@@ -1,4 +1,4 @@
-"""Rule summary: counts per class and split, image sizes, contact sheets, one HTML page."""
+"""Rule data_summary: counts per class and split, image sizes, contact sheets, one HTML page."""
 
 from leukoflow.data.summary import write_summary
 from leukoflow.runtime import job

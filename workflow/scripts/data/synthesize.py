@@ -1,4 +1,4 @@
-"""Rule synthesize: write one synthetic dataset in its real on-disk layout."""
+"""Rule data_synthesize: write one synthetic dataset in its real on-disk layout."""
 
 from pathlib import Path
 
