@@ -336,7 +336,10 @@ def test_tiny_workflow_on_slurm_matches_local_run(slurm_cluster, workdir, reques
             want = pd.read_csv(expected / preds, sep="\t")
             assert len(got) > 0 and got["prob_all"].between(0, 1).all()
             pd.testing.assert_frame_equal(got.drop(columns="prob_all"), want.drop(columns="prob_all"))
-            pd.testing.assert_series_equal(got["prob_all"], want["prob_all"], check_exact=False, rtol=0, atol=1e-5)
+            # Same seeds, same scores within float tolerance: the two trainings run in different
+            # processes whose float reductions may be ordered differently (seen: 4.5e-5 after the
+            # tiny run's epochs, one run in three); another seed moves them by ~0.1.
+            pd.testing.assert_series_equal(got["prob_all"], want["prob_all"], check_exact=False, rtol=0, atol=1e-3)
         # Table I: the design (bags, folds, test images) and every score computed from the predictions.
         got = pd.read_csv(results / "tables" / f"table1_{protocol}.tsv", sep="\t")
         want = pd.read_csv(expected / "tables" / f"table1_{protocol}.tsv", sep="\t")
