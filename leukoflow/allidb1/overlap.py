@@ -114,24 +114,18 @@ def unseen_slides(
     )
 
 
-def unseen_slides_from_files(
-    verdicts_path: str,
-    provenance_path: str,
-    index_path: str,
-    folds: Sequence[int],
-    *,
-    include_validation: bool = True,
-) -> pd.DataFrame:
-    """`unseen_slides` on the workflow's files; a missing column raises DatasetError naming the file."""
-    tables = {}
-    for key, path, dtypes, required in (
-        ("verdicts", verdicts_path, {"slide": str}, ("slide",)),
-        ("provenance", provenance_path, {"crop": str, "slide": str, "second_slide": str}, REQUIRED_PROVENANCE),
-        ("bag_index", index_path, {"id": str, "source_id": str}, ("id", "bag")),
+def read_overlap_inputs(provenance_path: str, index_path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The provenance table and the bag index as `unseen_slides` reads them, each read once; a
+    missing column raises DatasetError naming the file."""
+    tables = []
+    for path, dtypes, required in (
+        (provenance_path, {"crop": str, "slide": str, "second_slide": str}, REQUIRED_PROVENANCE),
+        (index_path, {"id": str, "source_id": str}, ("id", "bag")),
     ):
         table = pd.read_csv(path, sep="\t", dtype=dtypes)
         missing = [c for c in required if c not in table.columns]
         if missing:
             raise DatasetError(path, f"missing columns {missing}")
-        tables[key] = table
-    return unseen_slides(**tables, folds=folds, include_validation=include_validation)
+        tables.append(table)
+    provenance, bag_index = tables
+    return provenance, bag_index

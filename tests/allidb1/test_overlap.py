@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from leukoflow.allidb1.overlap import crop_slides, seen_bags, unseen_slides, unseen_slides_from_files
+from leukoflow.allidb1.overlap import crop_slides, read_overlap_inputs, seen_bags, unseen_slides
 from leukoflow.core.errors import DatasetError
 
 # Five bags; BAG_FOLDS: fold 1 trains on B1-B3, validates on B4, tests on B5; fold 2 trains on
@@ -69,12 +69,12 @@ def test_bad_input_is_refused(tmp_path):
         unseen_slides(VERDICTS, PROVENANCE, index(), [])
     with pytest.raises(ValueError, match="fold must be"):
         seen_bags(11)
-    paths = {name: tmp_path / f"{name}.tsv" for name in ("verdicts", "provenance", "index")}
-    VERDICTS.to_csv(paths["verdicts"], sep="\t", index=False)
+    paths = {name: tmp_path / f"{name}.tsv" for name in ("provenance", "index")}
     PROVENANCE.to_csv(paths["provenance"], sep="\t", index=False)
     index().to_csv(paths["index"], sep="\t", index=False)
-    from_files = unseen_slides_from_files(*(str(p) for p in paths.values()), [1])
+    provenance, bag_index = read_overlap_inputs(str(paths["provenance"]), str(paths["index"]))
+    from_files = unseen_slides(VERDICTS, provenance, bag_index, [1])
     assert from_files["unseen"].tolist() == [False, False, True, True, True, True, True]
     PROVENANCE.drop(columns="second_slide").to_csv(paths["provenance"], sep="\t", index=False)
     with pytest.raises(DatasetError, match="provenance.tsv.*second_slide"):
-        unseen_slides_from_files(*(str(p) for p in paths.values()), [1])
+        read_overlap_inputs(str(paths["provenance"]), str(paths["index"]))

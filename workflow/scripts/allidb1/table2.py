@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from leukoflow.allidb1.overlap import unseen_slides
+from leukoflow.allidb1.overlap import read_overlap_inputs, unseen_slides
 from leukoflow.allidb1.report_section import write_table2_page
 from leukoflow.allidb1.table2 import write_table2
 from leukoflow.data.manifest import read_manifest, read_source
@@ -15,13 +15,10 @@ def main(smk, log):
     files = smk.params.files
     unseen = None
     if smk.input.provenance:  # measured: which slide each ALL-IDB2 crop comes from
-        provenance = pd.read_csv(
-            smk.input.provenance[0], sep="\t", dtype={"crop": str, "slide": str, "second_slide": str}
-        )
-        index = pd.read_csv(smk.input.bag_index[0], sep="\t", dtype={"id": str, "source_id": str})
-        verdicts = pd.DataFrame({"slide": list(smk.params.slides)})
+        provenance, bag_index = read_overlap_inputs(smk.input.provenance[0], smk.input.bag_index[0])
+        slides = pd.DataFrame({"slide": list(smk.params.slides)})
         unseen = {
-            method: unseen_slides(verdicts, provenance, index, folds)
+            method: unseen_slides(slides, provenance, bag_index, folds)
             for method, folds in smk.params.method_folds.items()
         }
     write_table2(
