@@ -29,7 +29,6 @@ from leukoflow.report.html import (
     figure,
     format_percent,
     html_table,
-    image_file_uri,
     page,
     paragraph,
     png_data_uri,
@@ -168,14 +167,13 @@ def render_allidb2(inputs: ReportInputs, context: ReportContext) -> list[Section
             )
         if table is not None:
             body.append(table1_block(table, protocol, f"{name}{tag}"))
-        if inputs.has(f"curves_{protocol}"):
-            body.append(
-                figure(
-                    image_file_uri(inputs.one(f"curves_{protocol}")),
-                    f"learning curves {protocol}",
-                    f"Learning curves, {name}: training (solid) and validation (dashed) per fold.",
-                )
+        body.append(
+            inputs.figure(
+                f"curves_{protocol}",
+                f"learning curves {protocol}",
+                f"Learning curves, {name}: training (solid) and validation (dashed) per fold.",
             )
+        )
         if inputs.has(f"predictions_{protocol}"):
             predictions = pooled_predictions(inputs.many(f"predictions_{protocol}"))
             result = allidb2_prediction_figure(predictions, f"ALL-IDB2 {name}{tag}, pooled over folds")
@@ -252,8 +250,7 @@ def render_filters(inputs: ReportInputs, context: ReportContext) -> list[Section
         ("filters_js_raw", "JS distances raw", "Jensen-Shannon distance between filter maps, filter order."),
         ("filters_js_sorted", "JS distances sorted", "The same distances, sorted by hierarchical clustering."),
     )
-    shown = [figure(image_file_uri(inputs.one(key)), alt, caption) for key, alt, caption in figures if inputs.has(key)]
-    parts.append("<div class='figrow'>" + "".join(shown) + "</div>")
+    parts.append("<div class='figrow'>" + "".join(inputs.figure(*spec) for spec in figures) + "</div>")
     return [Section("filters", "Filter analysis (ALL-IDB2 network)", "".join(parts))]
 
 
@@ -311,14 +308,13 @@ def render_provenance(inputs: ReportInputs, context: ReportContext) -> list[Sect
             "note",
         )
     )
-    if inputs.has("provenance_figure"):
-        parts.append(
-            figure(
-                image_file_uri(inputs.one("provenance_figure")),
-                "ALL-IDB2 crops beside the slide regions they matched",
-                "A few matched crops (top) and the slide region each was found in (bottom, the match outlined).",
-            )
+    parts.append(
+        inputs.figure(
+            "provenance_figure",
+            "ALL-IDB2 crops beside the slide regions they matched",
+            "A few matched crops (top) and the slide region each was found in (bottom, the match outlined).",
         )
+    )
     return [Section("allidb2-provenance", "ALL-IDB2 crops in ALL-IDB1", "".join(parts))]
 
 

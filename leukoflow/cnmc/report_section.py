@@ -32,7 +32,6 @@ from leukoflow.report.html import (
     figure,
     format_percent,
     html_table,
-    image_file_uri,
     page,
     paragraph,
     png_data_uri,
@@ -169,24 +168,22 @@ def render_cnmc(inputs: ReportInputs, context: ReportContext) -> list[Section]:
     figures = []
     if inputs.has("cnmc_predictions"):
         figures.append(prediction_figure(inputs.one("cnmc_predictions"), tag))
-    if inputs.has("cnmc_curves"):
-        figures.append(
-            figure(
-                image_file_uri(inputs.one("cnmc_curves")),
-                "C-NMC learning curves",
-                "Learning curves of model-A, model-B (stage 1) and the combined model (stage 2, class-weighted "
-                "loss): training solid, validation dashed.",
-            )
+    figures.append(
+        inputs.figure(
+            "cnmc_curves",
+            "C-NMC learning curves",
+            "Learning curves of model-A, model-B (stage 1) and the combined model (stage 2, class-weighted "
+            "loss): training solid, validation dashed.",
         )
-    if inputs.has("cnmc_crop_sheet"):
-        figures.append(
-            figure(
-                image_file_uri(inputs.one("cnmc_crop_sheet")),
-                "C-NMC crops",
-                "Cells before (top, with the crop box) and after (bottom) the convex-hull crop.",
-            )
+    )
+    figures.append(
+        inputs.figure(
+            "cnmc_crop_sheet",
+            "C-NMC crops",
+            "Cells before (top, with the crop box) and after (bottom) the convex-hull crop.",
         )
-    if figures:
+    )
+    if any(figures):
         parts.append("<h3 id='cnmc-figures'>Figures</h3>" + "".join(figures))
         subsections.append(("cnmc-figures", "Figures"))
     if inputs.has("cnmc_unlabelled"):

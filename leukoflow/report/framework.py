@@ -17,7 +17,17 @@ import pandas as pd
 
 from leukoflow.core.errors import DatasetError
 from leukoflow.data.datasets import DATASET_TITLES
-from leukoflow.report.html import Cell, Section, data_banner, format_ci, format_percent, html_table, is_missing
+from leukoflow.report.html import (
+    Cell,
+    Section,
+    data_banner,
+    figure,
+    format_ci,
+    format_percent,
+    html_table,
+    image_file_uri,
+    is_missing,
+)
 from leukoflow.report.provenance import Provenance
 
 BINARY_METRICS = (
@@ -49,6 +59,10 @@ class ReportInputs:
 
     def many(self, key: str) -> list[str]:
         return self.paths.get(key, [])
+
+    def figure(self, key: str, alt: str, caption: str = "") -> str:
+        """The image file of `key` embedded as a captioned figure; "" when the key is absent."""
+        return figure(image_file_uri(self.one(key)), alt, caption) if self.has(key) else ""
 
     def suffixes(self, prefix: str) -> list[str]:
         """`table1_leak_free`, `table1_paper` -> ["leak_free", "paper"], in input order."""

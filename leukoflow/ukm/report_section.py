@@ -21,7 +21,6 @@ from leukoflow.report.html import (
     format_ci,
     format_percent,
     html_table,
-    image_file_uri,
     is_missing,
     page,
     paragraph,
@@ -194,23 +193,21 @@ def render_ukm(inputs: ReportInputs, context: ReportContext) -> list[Section]:
         )
         parts.append("<h3 id='ukm-loss'>Dice loss versus cross-entropy</h3>" + comparison_block(table, tag))
         subsections.append(("ukm-loss", "Dice loss versus cross-entropy"))
-    if inputs.has("ukm_unet_curves"):
-        parts.append(
-            figure(
-                image_file_uri(inputs.one("ukm_unet_curves")),
-                "UKM U-Net learning curves",
-                "U-Net learning curves: training (solid) and validation (dashed) loss and Dice per fold and loss.",
-            )
+    parts.append(
+        inputs.figure(
+            "ukm_unet_curves",
+            "UKM U-Net learning curves",
+            "U-Net learning curves: training (solid) and validation (dashed) loss and Dice per fold and loss.",
         )
-    if inputs.has("ukm_panel"):
-        parts.append(
-            figure(
-                image_file_uri(inputs.one("ukm_panel")),
-                "UKM segmentation examples",
-                f"Examples{tag}: image, grey + CLAHE, ground truth, U-Net mask, mask after the opening, and the ROI "
-                "crops with the classifier's predicted class.",
-            )
+    )
+    parts.append(
+        inputs.figure(
+            "ukm_panel",
+            "UKM segmentation examples",
+            f"Examples{tag}: image, grey + CLAHE, ground truth, U-Net mask, mask after the opening, and the ROI "
+            "crops with the classifier's predicted class.",
         )
+    )
     if inputs.has("ukm_classification"):
         table = read_table(inputs.one("ukm_classification"), ["class", "precision", "recall", "f1", "support"])
         parts.append("<h3 id='ukm-cls'>Classification</h3>" + classification_block(table, tag) + imbalance_note(table))
@@ -219,14 +216,13 @@ def render_ukm(inputs: ReportInputs, context: ReportContext) -> list[Section]:
         predictions = read_table(inputs.one("ukm_predictions"), ["label", "pred"])
         result = classifier_figure(predictions["label"], predictions["pred"], CLASSES, None, f"UKM-WBC test crops{tag}")
         parts.append(figure(png_data_uri(result.png), "UKM confusion matrix", f"{len(predictions)} test crops."))
-    if inputs.has("ukm_classifier_curves"):
-        parts.append(
-            figure(
-                image_file_uri(inputs.one("ukm_classifier_curves")),
-                "UKM classifier learning curves",
-                "Classifier learning curves: training (solid) and validation (dashed) loss and accuracy.",
-            )
+    parts.append(
+        inputs.figure(
+            "ukm_classifier_curves",
+            "UKM classifier learning curves",
+            "Classifier learning curves: training (solid) and validation (dashed) loss and accuracy.",
         )
+    )
     return [Section("ukm", "UKM-WBC: nucleus segmentation and classification", "".join(parts), subsections)]
 
 
