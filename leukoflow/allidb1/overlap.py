@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from leukoflow.core.errors import DatasetError
+from leukoflow.core.io import read_tsv
 from leukoflow.core.splits import BAG_FOLDS
 
 SLIDE_VERDICTS = ("matched", "ambiguous")  # provenance verdicts that tie a crop to a slide
@@ -118,11 +119,11 @@ def read_overlap_inputs(provenance_path: str, index_path: str) -> tuple[pd.DataF
     """The provenance table and the bag index as `unseen_slides` reads them, each read once; a
     missing column raises DatasetError naming the file."""
     tables = []
-    for path, dtypes, required in (
-        (provenance_path, {"crop": str, "slide": str, "second_slide": str}, REQUIRED_PROVENANCE),
-        (index_path, {"id": str, "source_id": str}, ("id", "bag")),
+    for path, text_columns, required in (
+        (provenance_path, ("crop", "slide", "second_slide"), REQUIRED_PROVENANCE),
+        (index_path, (), ("id", "bag")),
     ):
-        table = pd.read_csv(path, sep="\t", dtype=dtypes)
+        table = read_tsv(path, text_columns)
         missing = [c for c in required if c not in table.columns]
         if missing:
             raise DatasetError(path, f"missing columns {missing}")

@@ -17,7 +17,7 @@ import torch
 from leukoflow.cnmc.crop import read_crops
 from leukoflow.core.device import job_device
 from leukoflow.core.errors import DatasetError
-from leukoflow.core.io import write_table_atomic
+from leukoflow.core.io import read_tsv, write_table_atomic
 from leukoflow.data.datasets import DATASETS
 from leukoflow.inference import input_normalisation, load_exported, predict_proba
 
@@ -92,7 +92,7 @@ def predict_stage(
     if len(model_paths) != len(MODEL_NAMES):
         raise ValueError(f"expected {len(MODEL_NAMES)} models ({MODEL_NAMES}), got {len(model_paths)}")
     payload = read_crops(crops_path)
-    table = pd.read_csv(subsets_path, sep="\t", dtype={"id": str, "source_id": str}, keep_default_na=False)
+    table = read_tsv(subsets_path, keep_default_na=False)
     if list(table["id"]) != list(payload["ids"]):
         raise DatasetError(subsets_path, f"rows do not match the cells of {crops_path}; rerun cnmc_subsets")
     device = job_device(compute["accelerator"], compute["allow_cpu_fallback"])

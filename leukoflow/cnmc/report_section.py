@@ -15,7 +15,7 @@ import pandas as pd
 
 from leukoflow.cnmc.paper import FINAL_TEST, SUBJECT_COUNTS, TABLE1
 from leukoflow.core.errors import DatasetError
-from leukoflow.core.io import write_text_atomic
+from leukoflow.core.io import read_tsv, write_text_atomic
 from leukoflow.data.datasets import DATASETS
 from leukoflow.report.figures import RocCurve, classifier_figure
 from leukoflow.report.framework import (
@@ -134,7 +134,7 @@ def subject_block(subjects: pd.DataFrame, tag: str) -> str:
 
 
 def prediction_figure(path: str, tag: str) -> str:
-    predictions = pd.read_csv(path, sep="\t", dtype={"id": str, "source_id": str})
+    predictions = read_tsv(path)
     missing = [c for c in ("label", "pred_ensemble", *(f"prob_all_{m}" for m in MODEL_TITLES)) if c not in predictions]
     if missing:
         raise DatasetError(path, f"missing columns {missing}")

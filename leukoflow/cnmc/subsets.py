@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from leukoflow.core.errors import ConfigError
-from leukoflow.core.io import write_table_atomic, write_text_atomic
+from leukoflow.core.io import read_tsv, write_table_atomic, write_text_atomic
 from leukoflow.core.splits import group_train_val_split
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def shared_groups(index: pd.DataFrame, roles: pd.Series) -> dict[str, int]:
 
 def subsets_stage(*, index_path: str, split: dict, subsets_out: str, summary_out: str) -> pd.DataFrame:
     """Roles and subsets of every cropped cell (TSV) and a JSON summary of the split."""
-    index = pd.read_csv(index_path, sep="\t", dtype={"id": str, "source_id": str, "split": str})
+    index = read_tsv(index_path, text_columns=("split",))
     roles, evaluation = assign_roles(
         index, split["protocol"], split["val_fraction"], split["test_fraction"], split["seed"]
     )

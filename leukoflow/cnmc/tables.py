@@ -16,7 +16,7 @@ import pandas as pd
 
 from leukoflow.cnmc.figures import learning_curves
 from leukoflow.cnmc.paper import TABLE1
-from leukoflow.core.io import write_table_atomic
+from leukoflow.core.io import read_tsv, write_table_atomic
 from leukoflow.core.metrics import multiclass_report
 from leukoflow.data.datasets import DATASETS
 
@@ -91,7 +91,7 @@ def write_tables(
     curves_out: str,
 ) -> pd.DataFrame:
     """The table and per-subject accuracy (TSV) and the learning curves (PNG)."""
-    predictions = pd.read_csv(predictions_path, sep="\t", dtype={"id": str, "source_id": str})
+    predictions = read_tsv(predictions_path)
     split = json.loads(Path(split_path).read_text())
     table = build_table(predictions, split, n_boot, seed)
     table.insert(0, "data", source["source"])

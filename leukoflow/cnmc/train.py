@@ -20,6 +20,7 @@ from leukoflow.cnmc.models import BackboneClassifier, CombinedClassifier, set_ba
 from leukoflow.cnmc.subsets import AUGMENTED, BOTH, ORIGINAL
 from leukoflow.core.device import job_device
 from leukoflow.core.errors import ConfigError, DatasetError
+from leukoflow.core.io import read_tsv
 from leukoflow.data.datasets import DATASETS
 from leukoflow.inference import read_exported
 from leukoflow.training.config import TrainConfig, runtime_settings
@@ -59,7 +60,7 @@ def class_weight_tuple(weights: dict) -> tuple[float, ...]:
 def load_cells(crops_path: str, subsets_path: str) -> tuple[torch.Tensor, pd.DataFrame]:
     """The crop tensor and the subsets table, checked to describe the same cells in one order."""
     payload = read_crops(crops_path)
-    table = pd.read_csv(subsets_path, sep="\t", dtype={"id": str, "source_id": str}, keep_default_na=False)
+    table = read_tsv(subsets_path, keep_default_na=False)
     if list(table["id"]) != list(payload["ids"]):
         raise DatasetError(subsets_path, f"rows do not match the cells of {crops_path}; rerun cnmc_subsets")
     return payload["images"], table

@@ -51,6 +51,21 @@ def write_table_atomic(df, target: str | Path) -> None:
         df.to_csv(tmp, sep="\t", index=False)
 
 
+ID_COLUMNS = ("id", "source_id")
+
+
+def read_tsv(path: str | Path, text_columns: tuple[str, ...] = (), **kwargs):
+    """Read a TSV written by `write_table_atomic`, with the id columns and `text_columns` as text.
+
+    Ids must stay text ("001" or a subject "11" is not a number, "H6" not NaN); columns the file
+    lacks are ignored. Other keyword arguments go to `pandas.read_csv`.
+    """
+    import pandas as pd
+
+    dtypes = dict.fromkeys((*ID_COLUMNS, *text_columns), str)
+    return pd.read_csv(path, sep="\t", dtype=dtypes, **kwargs)
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -3,10 +3,9 @@ mask, the U-Net's mask, the mask after the opening, and the ROI crops with their
 
 from __future__ import annotations
 
-import pandas as pd
 import torch
 
-from leukoflow.core.io import atomic_path
+from leukoflow.core.io import atomic_path, read_tsv
 from leukoflow.ukm.preprocess import read_index
 
 MAX_CROPS = 3
@@ -32,8 +31,8 @@ def write_panel(
 
     examples = torch.load(examples_path, map_location="cpu", weights_only=True)
     crops = torch.load(crops_path, map_location="cpu", weights_only=True)["images"]
-    index = pd.read_csv(crops_index_path, sep="\t", dtype={"id": str, "source_id": str})
-    predictions = pd.read_csv(predictions_path, sep="\t", dtype={"id": str, "source_id": str})
+    index = read_tsv(crops_index_path)
+    predictions = read_tsv(predictions_path)
     predicted = dict(zip(predictions["crop"], predictions["pred_class"]))
     images = read_index(index_path)
     class_of = dict(zip(images["row"], images["class_name"]))

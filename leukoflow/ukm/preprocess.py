@@ -23,7 +23,7 @@ import torch
 
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.images import resize_batch
-from leukoflow.core.io import atomic_path, read_mask, read_rgb, write_table_atomic
+from leukoflow.core.io import atomic_path, read_mask, read_rgb, read_tsv, write_table_atomic
 from leukoflow.core.splits import group_kfold, group_train_val_split
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def preprocess_dataset(
     threads: int = 1,
 ) -> pd.DataFrame:
     """Write the tensor file (`grey`, `rgb`, `masks`, `labels`, `rows`) and the index table."""
-    manifest = pd.read_csv(manifest_path, sep="\t", dtype={"id": str, "source_id": str, "annotation": str})
+    manifest = read_tsv(manifest_path, text_columns=("annotation",))
     manifest = manifest.sort_values("id", kind="stable").reset_index(drop=True)
     index = assign_splits(manifest, folds, test_fraction, seed)
     # Decoding, CLAHE and resizing release the GIL for most of their work (tifffile, Pillow,
@@ -151,4 +151,4 @@ def load_preprocessed(path: str) -> dict[str, torch.Tensor]:
 
 
 def read_index(path: str) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", dtype={"id": str, "source_id": str, "class_name": str})
+    return read_tsv(path, text_columns=("class_name",))

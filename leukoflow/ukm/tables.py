@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from leukoflow.core.io import write_table_atomic
+from leukoflow.core.io import read_tsv, write_table_atomic
 from leukoflow.core.metrics import SEGMENTATION_METRICS, confusion_matrix, multiclass_report, segmentation_metrics
 from leukoflow.data.datasets import DATASETS
 from leukoflow.report.figures import plot_learning_curves
@@ -35,7 +35,7 @@ COLLAPSE_SHARE = 0.1
 
 
 def read_counts(path: str) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", dtype={"id": str, "source_id": str, "loss": str, "mask": str})
+    return read_tsv(path, text_columns=("loss", "mask"))
 
 
 def segmentation_row(counts: pd.DataFrame, seed: int = 0) -> dict:
@@ -174,7 +174,7 @@ def write_ukm_tables(
     comparison.insert(1, "data", data)
     write_table_atomic(comparison, comparison_out)
 
-    predictions = pd.read_csv(predictions_path, sep="\t", dtype={"id": str, "source_id": str})
+    predictions = read_tsv(predictions_path)
     trained = read_exported(classifier_model).get("train_config", {})
     classification = classification_table(predictions, read_index(index_path), trained.get("class_weights"))
     classification.insert(1, "data", data)

@@ -13,11 +13,10 @@ import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 
 from leukoflow.core.device import job_device
-from leukoflow.core.io import write_table_atomic
+from leukoflow.core.io import read_tsv, write_table_atomic
 from leukoflow.core.splits import group_labels, group_train_val_split
 from leukoflow.data.datasets import DATASETS
 from leukoflow.inference import input_normalisation, load_exported, predict_proba
@@ -180,7 +179,7 @@ def train_classifier(
 ) -> dict:
     """Train on the crops of the classifier's training images, predict those of its test images."""
     crops = torch.load(crops_path, map_location="cpu", weights_only=True)
-    index = pd.read_csv(crops_index_path, sep="\t", dtype={"id": str, "source_id": str})
+    index = read_tsv(crops_index_path)
     train_rows = np.flatnonzero(index["classifier_split"].to_numpy() == "train")
     test_rows = np.flatnonzero(index["classifier_split"].to_numpy() == "test")
     if len(train_rows) == 0 or len(test_rows) == 0:

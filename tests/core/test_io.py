@@ -9,7 +9,7 @@ import tifffile
 from PIL import Image
 
 from leukoflow.core.errors import DatasetError
-from leukoflow.core.io import atomic_path, read_mask, read_rgb, write_text_atomic
+from leukoflow.core.io import atomic_path, read_mask, read_rgb, read_tsv, write_text_atomic
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -114,3 +114,11 @@ def test_a_stack_is_not_a_mask(tmp_path):
     tifffile.imwrite(path, np.zeros((5, 8, 8), np.uint8))
     with pytest.raises(DatasetError, match=r"stack\.tif: expected a binary, grey or RGB mask"):
         read_mask(path)
+
+
+def test_read_tsv_keeps_ids_as_text(tmp_path):
+    path = tmp_path / "table.tsv"
+    path.write_text("id\tsource_id\tsplit\tvalue\n001\tH6\t0\t1.5\n002\t11\t1\t2.5\n")
+    table = read_tsv(path, text_columns=("split", "absent"))
+    assert table["id"].tolist() == ["001", "002"] and table["source_id"].tolist() == ["H6", "11"]
+    assert table["split"].tolist() == ["0", "1"] and table["value"].tolist() == [1.5, 2.5]
