@@ -149,7 +149,6 @@ def fixed_costs(tmp: Path, model_path: str, cnn: dict, threads: int, repeat: int
 def per_slide(tmp: Path, model_path: str, cnn: dict, repeat: int) -> pd.DataFrame:
     """The stage per slide (both methods) beside its unavoidable forward passes."""
     from leukoflow.allidb1.cellsize import estimate_cell_diameter
-    from leukoflow.allidb1.heatmap import excitation_map
     from leukoflow.allidb1.localisation import slide_localisation
     from leukoflow.allidb1.stages import (
         classify_patches,
@@ -164,6 +163,7 @@ def per_slide(tmp: Path, model_path: str, cnn: dict, repeat: int) -> pd.DataFram
     from leukoflow.core.io import read_rgb
     from leukoflow.data.synthetic import write_allidb1
     from leukoflow.inference import load_exported
+    from leukoflow.slides.heatmap import excitation_map
 
     model = load_exported(model_path)
     rows = []

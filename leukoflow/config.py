@@ -59,6 +59,8 @@ STAGES = {
     "allidb1/cnn50": (("allidb1",), ("allidb1", "cnn50")),
     "cnmc": (("cnmc",), None),
     "ukm": (("ukm",), None),
+    # Screening with a named bundle needs no dataset; with this run's models it needs ALL-IDB2.
+    "screen": ((), None),
 }
 
 
@@ -72,6 +74,9 @@ def is_enabled(config: dict, stage: str) -> bool:
     """
     if stage not in STAGES:
         raise ConfigError(f"unknown stage {stage!r}; expected one of {sorted(STAGES)}")
+    if stage == "screen":
+        screen = config.get("screen", {})
+        return bool(screen.get("enabled")) and (bool(screen.get("models")) or "allidb2" in enabled_datasets(config))
     datasets, switch = STAGES[stage]
     enabled = enabled_datasets(config)
     if not all(name in enabled for name in datasets):
@@ -82,8 +87,13 @@ def is_enabled(config: dict, stage: str) -> bool:
 def check_config(config: dict) -> None:
     """Raise ConfigError naming the key for problems the schema cannot see."""
     enabled = enabled_datasets(config)
-    if not enabled:
-        raise ConfigError("datasets: every dataset is switched off (enabled: false); nothing to run")
+    screen = config.get("screen", {})
+    if not enabled and not (screen.get("enabled") and screen.get("models")):
+        raise ConfigError(
+            "datasets: every dataset is switched off (enabled: false) and no screening with a model bundle "
+            "(screen.enabled, screen.models) is asked for; nothing to run"
+        )
+    check_screen(config)
     for name in enabled:
         root = dataset_settings(config, name).get("root")
         if root in (None, ""):
@@ -162,3 +172,48 @@ def ukm_unet_runs(config: dict) -> list[tuple[str, int]]:
     if not 1 <= unet["compare_fold"] <= unet["folds"]:
         raise ConfigError(f"ukm.unet.compare_fold: fold {unet['compare_fold']} is not in 1..{unet['folds']}")
     return [*runs, (compare, unet["compare_fold"])]
+
+
+def check_screen(config: dict) -> None:
+    """The screening settings a schema cannot check."""
+    screen = config.get("screen", {})
+    if not screen.get("enabled"):
+        return
+    if not screen.get("models") and "allidb2" not in enabled_datasets(config):
+        raise ConfigError(
+            "screen.models: not set, and ALL-IDB2 is switched off, so this run trains no models to screen with; "
+            "name a model bundle folder (results/models of another run)"
+        )
+    for key in ("root", "models"):
+        value = screen.get(key)
+        if value and not Path(value).expanduser().is_dir():
+            raise ConfigError(f"screen.{key}: folder does not exist: {value}")
+    protocols = config.get("allidb2", {}).get("cnn", {}).get("protocols")
+    if not screen.get("models") and protocols and screen.get("bundle_protocol", "leak_free") not in protocols:
+        raise ConfigError(
+            f"screen.bundle_protocol: {screen.get('bundle_protocol')!r} is not in allidb2.cnn.protocols {protocols}"
+        )
+
+
+def screen_images(config: dict):
+    """The images screening will read, found at parse time (id, relative, path, supported): the
+    synthetic demo smears' names when `screen.root` is null."""
+    import pandas as pd
+
+    from leukoflow.screen.files import image_id, list_images
+
+    root = config["screen"].get("root")
+    if root:
+        return list_images(root)
+    from leukoflow.data.synthetic.screen_smears import smear_names
+
+    names = smear_names(config["synthetic"]["screen"]["n_smears"])
+    folder = Path(config["results"]) / "synthetic" / "screen" / "data"
+    return pd.DataFrame(
+        {
+            "id": [image_id(n) for n in names],
+            "relative": names,
+            "path": [str(folder / n) for n in names],
+            "supported": True,
+        }
+    )

@@ -145,3 +145,31 @@ def predict_foreground(
     images, _ = check_images(x_uint8, name="segment", channels=(1, 3))
     outputs = [logits[:, 0].sigmoid() for logits in _batches(model, images, batch_size, device, normalisation)]
     return torch.cat(outputs).numpy()
+
+
+def predict_with_features(
+    model: nn.Module, x_uint8, batch_size: int = 64, device=None, normalisation: str = "imagenet"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(class probabilities (N, n_classes), pooled trunk features (N, C)) in one pass.
+
+    For networks made of a conv trunk `features` and a head `classifier` on its flattened maps
+    (`nets.ghosh.GhoshNet`): the features are the trunk's maps averaged over space, what the
+    out-of-domain check compares with the training crops' (`screen.domain`).
+    """
+    if not (hasattr(model, "features") and hasattr(model, "classifier")):
+        raise TypeError(f"{type(model).__name__} has no `features` trunk and `classifier` head")
+    images, _ = check_images(x_uint8, name="predict", channels=None)
+
+    class _Both(nn.Module):
+        def __init__(self, net: nn.Module):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            maps = self.net.features(x)
+            logits = torch.log_softmax(self.net.classifier(torch.flatten(maps, 1)), dim=1)
+            return torch.cat([logits, maps.float().mean(dim=(2, 3))], dim=1)
+
+    both = torch.cat(list(_batches(_Both(model), images, batch_size, device, normalisation)))
+    n_classes = getattr(model, "arch_kwargs", {}).get("n_classes", 2)
+    return both[:, :n_classes].exp().numpy(), both[:, n_classes:].numpy()

@@ -1,4 +1,4 @@
-"""The typical white-cell diameter of a slide, from its own nuclei: the unit of the slide stage.
+"""The typical white-cell diameter of a slide, from its red cells: the unit of the slide stage.
 
 ALL-IDB1 mixes magnifications (300x to 500x): white cells are about 120 px across on one
 1712x1368 slide and about 135 px on one 2592x1944 slide, so a size set in pixels, or scaled by
@@ -7,73 +7,68 @@ distance, the network's working scale, the patch side) and the cell-level match 
 therefore given in white-cell diameters and converted per slide with this estimate, or with
 `cell_diameter_px` from the config when the microscope is known.
 
-Estimate: the eosin-positive mask (the nuclei) is closed a little so chromatin texture does not
-break a nucleus apart; each connected component's largest inscribed radius (the maximum of its
-Euclidean distance transform) measures one nucleus even inside a clump of touching cells, where
-the component's area would not. Components smaller than half the 90th-percentile radius (platelets,
-neutrophil lobes, debris) are left out; the median inscribed diameter of the rest, divided by the
-nucleus-to-cell diameter ratio of lymphoid cells, is the estimate. The mask is taken at half
-resolution: nuclei are dozens of pixels across at every magnification of ALL-IDB1.
+Estimate: the slide's red-cell diameter (`slides.scale.red_cell_scale`: hundreds of red cells,
+whatever white cells the slide holds) times `WHITE_PER_RED`. An earlier estimate from the largest
+inscribed radius of the nuclei read the lobes of a healthy slide's two neutrophils as nuclei and
+halved the diameter; red cells have no lobes. The white cells found at that scale (lobes grouped,
+`slides.whitecells`) are the cross-check: their nucleus extent in red-cell diameters is written
+beside the estimate.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
-from leukoflow.core.stain import eosin_mask
+from leukoflow.slides.scale import WHITE_PER_RED
 
-NUCLEUS_TO_CELL = 0.75
-"""Our choice: the median inscribed nucleus diameter over the white-cell diameter, measured on 12
-synthetic slides (lymphoid nuclei span 0.78-0.9 of the cell, less where notched); the estimate
-then fell within 11% of the generator's median diameter on each of them."""
 PLAUSIBLE = 1.3  # own estimate kept within this factor of its resolution's median
-SMALL_FRACTION = 0.5  # components below this share of the 90th-percentile radius are not nuclei
-DOWNSAMPLE = 2
 
 
-def nucleus_radii(mask: np.ndarray) -> np.ndarray:
-    """Largest inscribed radius (pixels of `mask`) of every 8-connected component, float64."""
-    mask = np.asarray(mask, bool)
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return np.zeros(0)
-    distance = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-    return np.asarray(ndimage.maximum(distance, labels, np.arange(1, n + 1)), np.float64)
+def estimate_cell_diameter(rgb: np.ndarray, nucleus_threshold: float = 0.12) -> dict:
+    """The slide's red-cell ruler, the white-cell diameter it gives and the cross-check.
 
+    Returns red_cell_px, red_cell_spread, red_cells, reliable, estimate_px (nan without a
+    reliable ruler), white_cells (found at that scale) and nucleus_to_red (their median nucleus
+    extent over the red-cell diameter; lymphoid nuclei read about 1, lobed ones 1.2-2).
+    """
+    from leukoflow.slides.scale import red_cell_scale
+    from leukoflow.slides.whitecells import FinderSettings, find_white_cells
 
-def estimate_cell_diameter(rgb: np.ndarray, eosin_threshold: float | None = None) -> tuple[float, int]:
-    """(typical white-cell diameter in slide pixels, nuclei counted); (nan, 0) without nuclei."""
-    mask = eosin_mask(np.asarray(rgb)[::DOWNSAMPLE, ::DOWNSAMPLE], eosin_threshold)
-    mask = ndimage.binary_closing(mask, structure=np.ones((3, 3), bool), iterations=2)
-    mask = ndimage.binary_fill_holes(mask)  # pale nucleoli would shrink the inscribed circle
-    radii = nucleus_radii(mask)
-    radii = radii[radii >= 3]
-    if len(radii) == 0:
-        return float("nan"), 0
-    nuclei = radii[radii >= SMALL_FRACTION * np.percentile(radii, 90)]
-    return float(2 * DOWNSAMPLE * np.median(nuclei) / NUCLEUS_TO_CELL), int(len(nuclei))
+    scale = red_cell_scale(rgb, nucleus_threshold)
+    row = {
+        "red_cell_px": scale.diameter_px,
+        "red_cell_spread": scale.spread,
+        "red_cells": scale.red_cells,
+        "reliable": scale.reliable,
+        "estimate_px": round(WHITE_PER_RED * scale.diameter_px, 1) if scale.reliable else float("nan"),
+        "white_cells": 0,
+        "nucleus_to_red": float("nan"),
+    }
+    if np.isfinite(scale.diameter_px):
+        cells = find_white_cells(rgb, scale.diameter_px, FinderSettings(nucleus_threshold=nucleus_threshold))
+        row["white_cells"] = len(cells)
+        if len(cells):
+            row["nucleus_to_red"] = round(float(np.median(cells.nucleus_extent)) / scale.diameter_px, 3)
+    return row
 
 
 def settle_diameters(estimates: pd.DataFrame) -> pd.DataFrame:
-    """Add `diameter_px` and `source` to per-slide `estimate_px` (and `width`, `height`, `nuclei`):
-    the own estimate where plausible, else the median of the plausible own estimates of the slides
-    with the same resolution (see the module docstring)."""
+    """Add `diameter_px` and `source` to per-slide `estimate_px` (and `width`, `height`): the own
+    estimate where plausible, else the median of the plausible own estimates of the slides with
+    the same resolution (one microscope, one magnification)."""
     table = estimates.copy()
     resolution = table["width"].astype(str) + "x" + table["height"].astype(str)
     own = table["estimate_px"].astype(float)
     median = own.groupby(resolution).transform("median")
-    plausible = own.between(median / PLAUSIBLE, median * PLAUSIBLE) & (table["nuclei"] > 0)
+    plausible = own.between(median / PLAUSIBLE, median * PLAUSIBLE)
     # The median of the plausible estimates only, so one wild slide does not move it.
     settled = own.where(plausible).groupby(resolution).transform("median")
     table["diameter_px"] = own.where(plausible, settled).round(1)
-    table["source"] = np.where(plausible, "own nuclei", "median of the " + resolution + " slides")
+    table["source"] = np.where(plausible, "own red cells", "median of the " + resolution + " slides")
     if table["diameter_px"].isna().any():
         missing = table.loc[table["diameter_px"].isna(), "slide"].tolist()
-        raise ValueError(
-            f"no white-cell nucleus found on any slide of the resolution of {missing}; set cell_diameter_px"
-        )
+        raise ValueError(f"no red-cell ruler found on any slide of the resolution of {missing}; set cell_diameter_px")
     return table
 
 

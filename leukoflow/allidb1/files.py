@@ -14,7 +14,20 @@ from leukoflow.core.io import atomic_path
 
 PATCH_COLUMNS = ["slide", "x", "y", "x0", "y0", "x1", "y1", "prob_all", "abnormal"]
 CENTROID_COLUMNS = ["slide", "x", "y"]
-CELL_SIZE_COLUMNS = ["slide", "width", "height", "estimate_px", "nuclei", "diameter_px", "source"]
+CELL_SIZE_COLUMNS = [
+    "slide",
+    "width",
+    "height",
+    "red_cell_px",
+    "red_cell_spread",
+    "red_cells",
+    "reliable",
+    "white_cells",
+    "nucleus_to_red",
+    "estimate_px",
+    "diameter_px",
+    "source",
+]
 
 
 def slide_paths(manifest: pd.DataFrame, slides: Sequence[str]) -> dict[str, str]:

@@ -30,8 +30,10 @@ CELL_SIZE_HEADERS = {
     "slide": "Slide",
     "width": "Width",
     "height": "Height",
+    "red_cell_px": "Red-cell diameter (px)",
+    "red_cells": "Red cells measured",
+    "nucleus_to_red": "White-cell nucleus / red cell",
     "estimate_px": "Own estimate (px)",
-    "nuclei": "Nuclei measured",
     "diameter_px": "White-cell diameter used (px)",
     "source": "Source",
 }

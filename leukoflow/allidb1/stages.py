@@ -5,7 +5,7 @@ A job decodes each of its slides once and loads its network(s) once, whatever th
 (`allidb1.slides.group_size`); per-slide results of a group go into one file per step
 (`files.py` reads and writes them; the cell sizes are one table for all slides):
 
-  cell_sizes.tsv                            slide, size, own estimate, nuclei, diameter used, source
+  cell_sizes.tsv                            slide, size, red-cell ruler, own estimate, diameter used, source
   <method>/group<g>/heatmaps.npz            slide -> float16 heatmap at the working scale (+ meta)
   <method>/group<g>/centroids.tsv           slide, x, y
   <method>/group<g>/thumbs.npz              slide -> small RGB and masks for the panels
@@ -48,28 +48,30 @@ THUMB_WIDTH = 480  # panel images: a slide column of the panel figure is about 2
 
 def run_cell_sizes(*, manifest: pd.DataFrame, slides: Sequence[str], settings: Mapping, out: str) -> pd.DataFrame:
     """The typical white-cell diameter of every slide: `cell_diameter_px` from the config, or each
-    slide's own estimate from its nuclei where plausible (`cellsize.settle_diameters`)."""
+    slide's own estimate from its red cells where plausible (`cellsize.settle_diameters`)."""
     from leukoflow.allidb1.cellsize import estimate_cell_diameter, settle_diameters
 
     fixed = settings.get("cell_diameter_px")
     rows = []
     for slide, path in slide_paths(manifest, slides).items():
         rgb = read_rgb(path)
-        estimate, nuclei = (np.nan, 0) if fixed else estimate_cell_diameter(rgb, settings["eosin_threshold"])
-        rows.append([slide, rgb.shape[1], rgb.shape[0], round(estimate, 1), nuclei])
-    table = pd.DataFrame(rows, columns=["slide", "width", "height", "estimate_px", "nuclei"])
+        row = {"slide": slide, "width": rgb.shape[1], "height": rgb.shape[0]}
+        rows.append({**row, **({} if fixed else estimate_cell_diameter(rgb))})
+    table = pd.DataFrame(rows).reindex(columns=CELL_SIZE_COLUMNS[:-2])
     if fixed:
         table["diameter_px"], table["source"] = float(fixed), "config"
     elif len(table):
         table = settle_diameters(table)
     for row in table.itertuples():
         log.info(
-            "%s: white-cell diameter %.1f px (%s; own estimate %.1f from %d nuclei)",
+            "%s: white-cell diameter %.1f px (%s; red cells %.1f px from %s circles; %s white cells, nucleus/red %s)",
             row.slide,
             row.diameter_px,
             row.source,
-            row.estimate_px,
-            row.nuclei,
+            row.red_cell_px,
+            row.red_cells,
+            row.white_cells,
+            row.nucleus_to_red,
         )
     write_table_atomic(table.reindex(columns=CELL_SIZE_COLUMNS), out)
     return table
@@ -100,9 +102,9 @@ def run_heatmaps(
 ) -> None:
     """Mean conv excitation of each slide at its working scale, [0, 1] per slide (float16); one
     network load for the whole group."""
-    from leukoflow.allidb1.heatmap import excitation_map
     from leukoflow.core.images import resize_image
     from leukoflow.inference import load_exported
+    from leukoflow.slides.heatmap import excitation_map
 
     model = load_exported(model_path)
     normalisation = getattr(model, "normalisation", "imagenet")  # GhoshNet: its trunk's, as trained
@@ -128,9 +130,9 @@ def segment_slide(rgb: np.ndarray, heat: np.ndarray, settings: Mapping, diameter
     heatmap used (`heat`) and its `polarity`, the masks (`eosin`, `heat_mask`, `mask`) and
     `centroids` (N, 2) int64 (x, y).
     """
-    from leukoflow.allidb1.centroids import find_centroids
-    from leukoflow.allidb1.masks import clean_mask, threshold_map
     from leukoflow.core.stain import eosin_mask
+    from leukoflow.slides.centroids import find_centroids
+    from leukoflow.slides.masks import clean_mask, threshold_map
 
     sizes = pixel_sizes(settings, diameter)
     eosin = eosin_mask(rgb, settings["eosin_threshold"])

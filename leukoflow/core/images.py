@@ -175,7 +175,9 @@ def resize_image(rgb: np.ndarray, scale: float) -> np.ndarray:
     if scale == 1.0:
         return rgb
     height, width = round(rgb.shape[0] * scale), round(rgb.shape[1] * scale)
-    batch = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+    # Decoded images are read-only views; torch wants memory it may write.
+    rgb = np.ascontiguousarray(rgb) if rgb.flags.writeable else np.array(rgb)
+    batch = torch.from_numpy(rgb).permute(2, 0, 1)[None]
     return resize_batch(batch, (height, width))[0].permute(1, 2, 0).contiguous().numpy()
 
 

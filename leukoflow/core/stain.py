@@ -96,3 +96,41 @@ def eosin_mask(rgb: np.ndarray, threshold: float | None) -> np.ndarray:
 
         threshold = float(threshold_otsu(eosin)) if eosin.max() > eosin.min() else float(eosin.max())
     return eosin > np.float32(threshold)
+
+
+BACKGROUND_PERCENTILE = 97.0
+"""Our choice: the bare slide is the brightest common colour of a smear. Each channel's 97th
+percentile lies in the background whenever at least 3% of the field is bare, which holds for
+every smear we have seen (dense slide regions included); specular glints, fewer than 3%, do
+not move it."""
+
+
+def background_colour(rgb: np.ndarray, percentile: float = BACKGROUND_PERCENTILE) -> np.ndarray:
+    """The illumination seen through bare slide: each channel's `percentile` (float32 (3,), >= 1).
+
+    Computed on every 4th pixel of every 4th row: a percentile of 300k values is as good as one of
+    5M, at a sixteenth of the cost.
+    """
+    rgb = _check_rgb(rgb)
+    sample = rgb[::4, ::4].reshape(-1, 3)
+    return np.maximum(np.percentile(sample, percentile, axis=0), 1.0).astype(np.float32)
+
+
+def optical_density(rgb: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
+    """Absorbance of every pixel relative to the bare slide: -ln(I / background), clipped at 0.
+
+    Unlike `rgb_to_hed` (whose reference is pure white), the reference is the image's own
+    background (`background_colour`), so a brighter lamp or a tinted camera changes nothing:
+    Beer-Lambert densities are what stains add. uint8 input goes through a 256-entry table per
+    channel. Returns float32 HxWx3 (R, G, B densities).
+    """
+    rgb = _check_rgb(rgb)
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"expected uint8 RGB, got dtype {rgb.dtype}")
+    background = background_colour(rgb) if background is None else np.asarray(background, np.float32)
+    levels = np.maximum(np.arange(256, dtype=np.float32), 1.0)
+    tables = np.maximum(np.log(background[:, None] / levels[None, :]), 0.0).astype(np.float32)  # (3, 256)
+    density = np.empty(rgb.shape, dtype=np.float32)
+    for channel in range(3):
+        density[:, :, channel] = tables[channel][rgb[:, :, channel]]
+    return density

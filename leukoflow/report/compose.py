@@ -13,6 +13,7 @@ claims are logged as a warning, so a forgotten renderer is noticed.
             panel_<slide>, cnn50, cnn50_predictions
   cnmc      cnmc_table, cnmc_subjects, cnmc_split, cnmc_predictions, cnmc_curves, cnmc_crop_sheet,
             cnmc_unlabelled
+  screen    screen_images, screen_cells, screen_page
   ukm       ukm_segmentation, ukm_loss_comparison, ukm_classification, ukm_predictions,
             ukm_unet_curves, ukm_classifier_curves, ukm_panel
 
@@ -34,6 +35,7 @@ from leukoflow.data import report_section as data_section
 from leukoflow.report.framework import ReportContext, ReportInputs, SectionSpec
 from leukoflow.report.html import Section, page
 from leukoflow.report.provenance import collect_provenance, render_provenance, timestamp
+from leukoflow.screen import report_section as screen_section
 from leukoflow.ukm import report_section as ukm_section
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ SECTIONS: list[SectionSpec] = [
     *allidb1_section.SECTIONS,
     *cnmc_section.SECTIONS,
     *ukm_section.SECTIONS,
+    *screen_section.SECTIONS,
 ]
 """Page order: data first, then each dataset's sections."""
 

@@ -50,7 +50,7 @@ METHOD_FOLDS = {
 UNSEEN_INPUTS = (
     {
         "provenance": [ALLIDB2_PROVENANCE],
-        "bag_index": [f"{RESULTS}/allidb2/{SLIDE_PROTOCOL}/bags/index.tsv"],
+        "bag_index": [ALLIDB2_BAG_INDEX.format(protocol=SLIDE_PROTOCOL)],
     }
     if is_enabled("allidb2/provenance")
     else {"provenance": [], "bag_index": []}
@@ -84,7 +84,7 @@ wildcard_constraints:
     group=r"\d+",
 
 
-# The typical white-cell diameter of each slide (config, or estimated from its nuclei, checked
+# The typical white-cell diameter of each slide (config, or estimated from its red cells, checked
 # against the other slides of its resolution): the unit of the improved method's sizes and of the
 # cell-level match radius. One job for every slide: the check needs them all.
 rule allidb1_cell_size:
@@ -102,7 +102,7 @@ rule allidb1_cell_size:
     params:
         slides=ALLIDB1_SLIDES,
         # Only what the estimate reads, so changing another slide setting does not redo it.
-        settings={key: SLIDES[key] for key in ("cell_diameter_px", "eosin_threshold")},
+        settings={"cell_diameter_px": SLIDES["cell_diameter_px"]},
     script:
         f"{SCRIPTS}/allidb1/cell_size.py"
 
@@ -129,7 +129,7 @@ rule allidb1_heatmap:
         slides=lambda wildcards: SLIDE_GROUPS[int(wildcards.group) - 1],
         settings=lambda wildcards: method_settings(SLIDES, wildcards.method),
         cnn=CNN,
-        compute=config["compute"],
+        compute=DEVICE,
     script:
         f"{SCRIPTS}/allidb1/heatmap.py"
 
@@ -184,7 +184,7 @@ rule allidb1_classify_patches:
         slides=lambda wildcards: SLIDE_GROUPS[int(wildcards.group) - 1],
         settings=lambda wildcards: method_settings(SLIDES, wildcards.method),
         cnn=CNN,
-        compute=config["compute"],
+        compute=DEVICE,
     script:
         f"{SCRIPTS}/allidb1/classify_patches.py"
 
@@ -291,7 +291,7 @@ rule allidb1_cnn50:
         gpu=GPU_PER_JOB,
     params:
         settings=config["allidb1"]["cnn50"],
-        compute=config["compute"],
+        compute=DEVICE,
         state_root=f"{RESULTS}/state/cnn50",
     script:
         f"{SCRIPTS}/allidb1/cnn50.py"

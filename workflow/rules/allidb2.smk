@@ -3,28 +3,23 @@
 
 from leukoflow.config import filter_model
 
-CNN = config["allidb2"]["cnn"]
 FILTER_PROTOCOL, FILTER_FOLD = (
     filter_model(config) if is_enabled("allidb2/filters") else (None, None)
 )
 
 
 ANGLES = [CNN["angle_step"] * k for k in range(int(round(360 / CNN["angle_step"])))]
-# File contracts other rule files read (the slide stage reads the models and the bags).
-ALLIDB2_MODEL = f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/model.pt"
+# CNN, ALLIDB2_MODEL, ALLIDB2_PROVENANCE and the other paths other rule files read: common.smk.
 ALLIDB2_BAGS = expand(
     f"{RESULTS}/allidb2/{{{{protocol}}}}/bags/bag{{bag}}.pt",
     bag=range(1, CNN["n_bags"] + 1),
 )
-# Where each crop was cut from in ALL-IDB1 (rule allidb2_provenance), when both datasets run:
-# leak-free bags then keep the crops of one slide together; the slide stage reads it too.
 PROVENANCE_ON = is_enabled("allidb2/provenance")
-ALLIDB2_PROVENANCE = f"{RESULTS}/provenance/allidb2_in_allidb1.tsv"
 
 
 rule allidb2_provenance:
     input:
-        crops=f"{RESULTS}/manifests/allidb2.tsv",
+        crops=ALLIDB2_MANIFEST,
         slides=f"{RESULTS}/manifests/allidb1.tsv",
         # The generator's planted provenance when ALL-IDB2 is synthetic: the summary checks it.
         truth=(
@@ -56,7 +51,7 @@ rule allidb2_provenance:
 rule allidb2_provenance_figure:
     input:
         table=ALLIDB2_PROVENANCE,
-        crops=f"{RESULTS}/manifests/allidb2.tsv",
+        crops=ALLIDB2_MANIFEST,
         slides=f"{RESULTS}/manifests/allidb1.tsv",
     output:
         figure=report(
@@ -80,7 +75,7 @@ rule allidb2_provenance_figure:
 
 rule allidb2_augment:
     input:
-        manifest=f"{RESULTS}/manifests/allidb2.tsv",
+        manifest=ALLIDB2_MANIFEST,
         # Leak-free bags group crops by slide when the provenance is measured.
         provenance=lambda wildcards: (
             [ALLIDB2_PROVENANCE]
@@ -89,7 +84,7 @@ rule allidb2_augment:
         ),
     output:
         bags=ALLIDB2_BAGS,
-        index=f"{RESULTS}/allidb2/{{protocol}}/bags/index.tsv",
+        index=ALLIDB2_BAG_INDEX,
     log:
         f"{LOGS}/allidb2_augment/{{protocol}}.log",
     benchmark:
@@ -105,7 +100,7 @@ rule allidb2_augment:
         frame=CNN["frame"],
         input_size=CNN["input_size"],
         seed=CNN["seed"],
-        compute=config["compute"],
+        compute=DEVICE,
     script:
         f"{SCRIPTS}/allidb2/augment.py"
 
@@ -117,7 +112,7 @@ rule allidb2_train:
         bags=rules.allidb2_augment.output.bags,
         index=rules.allidb2_augment.output.index,
     output:
-        model=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/model.pt",
+        model=ALLIDB2_MODEL,
         history=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/history.csv",
         predictions=f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/test_predictions.tsv",
     log:
@@ -132,7 +127,7 @@ rule allidb2_train:
     params:
         state_dir=f"{RESULTS}/state/allidb2/{{protocol}}/fold{{fold}}",
         cnn=CNN,
-        compute=config["compute"],
+        compute=DEVICE,
         weights_cache=f"{RESULTS}/state/weights",
     script:
         f"{SCRIPTS}/allidb2/train.py"
@@ -152,7 +147,7 @@ rule allidb2_table1:
         source=f"{RESULTS}/manifests/allidb2.source.json",
     output:
         table=report(
-            f"{RESULTS}/tables/table1_{{protocol}}.tsv",
+            ALLIDB2_TABLE1,
             caption="../report/table1.rst",
             category="3. ALL-IDB2 Table I",
             subcategory="{protocol}",

@@ -82,7 +82,7 @@ rule cnmc_train_backbone:
         state_dir=f"{CNMC_STATE}/{{model}}",
         backbones=CNMC["backbones"],
         augment=CNMC["augment"],
-        compute=config["compute"],
+        compute=DEVICE,
         weights_cache=f"{RESULTS}/state/weights",
     script:
         f"{SCRIPTS}/cnmc/train_backbone.py"
@@ -109,7 +109,7 @@ rule cnmc_train_combined:
     params:
         state_dir=f"{CNMC_STATE}/combined",
         combined=CNMC["combined"],
-        compute=config["compute"],
+        compute=DEVICE,
     script:
         f"{SCRIPTS}/cnmc/train_combined.py"
 
@@ -134,7 +134,7 @@ rule cnmc_predict:
     resources:
         gpu=GPU_PER_JOB,
     params:
-        compute=config["compute"],
+        compute=DEVICE,
         batch_size=CNMC["combined"]["batch_size"],
     script:
         f"{SCRIPTS}/cnmc/predict.py"

@@ -26,6 +26,23 @@ THREADS = config["compute"]["gpu_threads" if GPU_PER_JOB else "cpu_threads"]
 DATASETS = enabled_datasets(config)
 ENV = "../envs/leukoflow.yaml"
 SCRIPTS = "../scripts"
+# The only compute keys a job reads (core.device.job_device): passing the whole `compute` section
+# would rerun every training when `cpu_threads` changes.
+DEVICE = {
+    "accelerator": config["compute"]["accelerator"],
+    "allow_cpu_fallback": config["compute"]["allow_cpu_fallback"],
+}
+
+# File contracts between rule files, here so that no rule file depends on another's being read
+# first (the includes may come in any order).
+CNN = config["allidb2"]["cnn"]
+ALLIDB2_MANIFEST = f"{RESULTS}/manifests/allidb2.tsv"
+ALLIDB2_MODEL = f"{RESULTS}/allidb2/{{protocol}}/fold{{fold}}/model.pt"
+ALLIDB2_BAG_INDEX = f"{RESULTS}/allidb2/{{protocol}}/bags/index.tsv"
+ALLIDB2_TABLE1 = f"{RESULTS}/tables/table1_{{protocol}}.tsv"
+# Where each ALL-IDB2 crop was cut from in ALL-IDB1 (allidb2_provenance), when both run:
+# leak-free bags then keep the crops of one slide together; the slide stage reads it too.
+ALLIDB2_PROVENANCE = f"{RESULTS}/provenance/allidb2_in_allidb1.tsv"
 
 
 wildcard_constraints:

@@ -61,7 +61,7 @@ rule ukm_train_unet:
         state_dir=f"{UKM_STATE}/unet/{{loss}}/fold{{fold}}",
         unet=UKM_UNET,
         augment=UKM["augment"],
-        compute=config["compute"],
+        compute=DEVICE,
     script:
         f"{SCRIPTS}/ukm/train_unet.py"
 
@@ -91,7 +91,7 @@ rule ukm_segment:
         segment=UKM["segment"],
         crop_input_size=UKM["classifier"]["input_size"],
         crop_source=UKM["classifier"]["crop_source"],
-        compute=config["compute"],
+        compute=DEVICE,
     script:
         f"{SCRIPTS}/ukm/segment.py"
 
@@ -117,7 +117,7 @@ rule ukm_train_classifier:
         state_dir=f"{UKM_STATE}/classifier",
         classifier=UKM["classifier"],
         augment=UKM["augment"],
-        compute=config["compute"],
+        compute=DEVICE,
     script:
         f"{SCRIPTS}/ukm/train_classifier.py"
 

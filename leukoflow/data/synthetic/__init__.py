@@ -21,6 +21,7 @@ import numpy as np
 from leukoflow.core.errors import ConfigError
 from leukoflow.data.synthetic.cells import BLAST_KINDS, CELL_KINDS
 from leukoflow.data.synthetic.field import render_crop
+from leukoflow.data.synthetic.screen_smears import write_screen
 from leukoflow.data.synthetic.writers import write_allidb1, write_allidb2, write_cnmc, write_ukm
 
 __all__ = [
@@ -32,10 +33,17 @@ __all__ = [
     "write_allidb2",
     "write_cnmc",
     "write_dataset",
+    "write_screen",
     "write_ukm",
 ]
 
-WRITERS = {"allidb1": write_allidb1, "allidb2": write_allidb2, "cnmc": write_cnmc, "ukm": write_ukm}
+WRITERS = {
+    "allidb1": write_allidb1,
+    "allidb2": write_allidb2,
+    "cnmc": write_cnmc,
+    "ukm": write_ukm,
+    "screen": write_screen,
+}
 
 
 def write_dataset(name: str, out_dir: str | Path, params: dict, seed: int) -> Path:

@@ -110,15 +110,25 @@ def plan_slide(
 
 def render_slide(rng: np.random.Generator, height: int, width: int, has_blasts: bool) -> tuple[Field, list[CellSpec]]:
     """One whole slide and the white cells planted on it."""
-    white = rng.uniform(*WHITE_DIAMETER)
+    field, cells, _ = render_smear(rng, height, width, has_blasts)
+    return field, cells
+
+
+def render_smear(
+    rng: np.random.Generator, height: int, width: int, has_blasts: bool, magnification: float = 1.0
+) -> tuple[Field, list[CellSpec], float]:
+    """`render_slide` with every size times `magnification`; also returns the planted red-cell
+    diameter (pixels), the truth of the scale estimate."""
+    white = rng.uniform(*WHITE_DIAMETER) * magnification
     cells = plan_slide(rng, height, width, has_blasts, white)
+    red = white * rng.uniform(*RED_TO_WHITE)
     field = render_field(
         rng,
         height,
         width,
         cells,
         stain=sample_stain(rng),
-        red_cell_diameter=white * rng.uniform(*RED_TO_WHITE),
+        red_cell_diameter=red,
         platelets_per_megapixel=rng.uniform(5.0, 30.0),
     )
-    return field, cells
+    return field, cells, float(red)

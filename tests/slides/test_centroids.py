@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from leukoflow.allidb1.centroids import (
+from leukoflow.slides.centroids import (
     axis_distance_cost,
     centroid_cost,
     euclidean_distance_cost,

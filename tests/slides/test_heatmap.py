@@ -3,10 +3,11 @@ import pytest
 import torch
 from torch import nn
 
-from leukoflow.allidb1.centroids import find_centroids
-from leukoflow.allidb1.heatmap import excitation_map
-from leukoflow.allidb1.masks import fill_small_holes, remove_small_components, threshold_map, wbc_mask
 from leukoflow.core.images import imagenet_normalise
+from leukoflow.core.stain import eosin_mask
+from leukoflow.slides.centroids import find_centroids
+from leukoflow.slides.heatmap import excitation_map
+from leukoflow.slides.masks import clean_mask, fill_small_holes, remove_small_components, threshold_map
 
 BACKGROUND = (167, 166, 155)
 RED_CELL = (155, 137, 135)
@@ -100,27 +101,30 @@ def test_threshold_map_is_strict_and_checks_range():
         threshold_map(heat, 1.5)
 
 
-def test_wbc_mask_keeps_the_nucleus_and_drops_red_cells():
+def heat_and_eosin(image, heat, heat_threshold, eosin_threshold, **clean):
+    """The white-cell mask as the slide stage builds it: heat AND eosin, then the clean-up."""
+    return clean_mask(threshold_map(heat, heat_threshold) & eosin_mask(image, eosin_threshold), **clean)
+
+
+def test_heat_and_eosin_keeps_the_nucleus_and_drops_red_cells():
     image = smear(nucleus_xy=(90, 30), red_cells=((30, 60), (60, 70), (20, 20)))
     heat = excitation_map(darkness_features(), image)
     nucleus, red = disk(image.shape[:2], (90, 30), 9), image[..., 1] == RED_CELL[1]
     # The heatmap alone lights up red cells too (they are darker than the background)...
     assert threshold_map(heat, 0.1)[red].mean() > 0.5
-    mask = wbc_mask(image, heat, heat_threshold=0.1, eosin_threshold=0.03, min_area=20)
+    mask = heat_and_eosin(image, heat, 0.1, 0.03, opening_radius=2, max_hole_area=64, min_area=20)
     # ...the eosin channel removes them and keeps the nucleus.
     assert mask[nucleus].mean() > 0.9
     assert not mask[red].any()
 
 
-def test_wbc_mask_drops_small_components_and_checks_shape():
+def test_clean_mask_drops_small_components():
     image = smear(red_cells=())
     image[5:8, 5:8] = NUCLEUS  # a 9-pixel purple speck
     heat = np.ones(image.shape[:2], np.float32)
-    kept = wbc_mask(image, heat, 0.5, 0.03, min_area=0, opening_radius=0)
-    cleaned = wbc_mask(image, heat, 0.5, 0.03, min_area=50, opening_radius=0)
+    kept = heat_and_eosin(image, heat, 0.5, 0.03, max_hole_area=64)
+    cleaned = heat_and_eosin(image, heat, 0.5, 0.03, max_hole_area=64, min_area=50)
     assert kept[6, 6] and not cleaned[6, 6] and cleaned[30, 90]
-    with pytest.raises(ValueError, match="does not match"):
-        wbc_mask(image, heat[:-1], 0.5, 0.03)
 
 
 def test_remove_small_components_uses_eight_connectivity():

@@ -1,5 +1,5 @@
-"""The white-cell mask of the slide stage (Ghosh, Singh & Sheet 2017, Sec. III-C): the heatmap's
-hard threshold AND the eosin threshold, then the improved method's clean-up. numpy, scipy and
+"""Binary masks of the slide stage (Ghosh, Singh & Sheet 2017, Sec. III-C): the heatmap's hard
+threshold, and the clean-up of the improved method (ALL-IDB1) and of the screening's nucleus mask. numpy, scipy and
 scikit-image only: the segmentation job needs no torch.
 """
 
@@ -45,37 +45,6 @@ def fill_small_holes(mask: np.ndarray, max_hole_area: int) -> np.ndarray:
     small = sizes <= max_hole_area
     small[0] = False
     return mask | small[labels]
-
-
-def wbc_mask(
-    rgb: np.ndarray,
-    heatmap: np.ndarray,
-    heat_threshold: float,
-    eosin_threshold: float | None,
-    min_area: int = 0,
-    opening_radius: int = 2,
-    max_hole_area: int = 64,
-) -> np.ndarray:
-    """Binary white-cell mask: hot in the heatmap AND stained by eosin, then cleaned.
-
-    `heatmap` is `excitation_map`'s output for `rgb` (same height and width). A pixel is kept
-    where the heatmap exceeds `heat_threshold` and the eosin channel exceeds `eosin_threshold`
-    (see `stain.eosin_mask` for that scale; None = Otsu). Clean-up, in order: a binary opening
-    with a disk of `opening_radius` (skimage.morphology) removes thin bridges and isolated
-    pixels along red-cell rims; holes of at most `max_hole_area` pixels are filled (pale nucleoli
-    or cytoplasm inside a cell must not put false peaks into the distance map used for
-    centroids, while the larger gap inside a ring of touching cells must stay open, see
-    `fill_small_holes`; the right size depends on magnification, so the default 64 px is
-    deliberately small); components under `min_area` pixels (platelets, debris) are dropped.
-    """
-    rgb = np.asarray(rgb)
-    heatmap = np.asarray(heatmap)
-    if heatmap.shape != rgb.shape[:2]:
-        raise ValueError(f"heatmap shape {heatmap.shape} does not match image shape {rgb.shape[:2]}")
-    from leukoflow.core.stain import eosin_mask
-
-    mask = threshold_map(heatmap, heat_threshold) & eosin_mask(rgb, eosin_threshold)
-    return clean_mask(mask, opening_radius=opening_radius, max_hole_area=max_hole_area, min_area=min_area)
 
 
 def clean_mask(
