@@ -10,7 +10,7 @@ CORES ?= 2
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format report clean-results
+.PHONY: install run test lint format report screen clean-results
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ format: install
 	$(BIN)/ruff check --fix $(PY_SOURCES)
 	$(BIN)/ruff format $(PY_SOURCES)
 	$(BIN)/snakefmt workflow/Snakefile workflow/rules
+
+# Screen a folder of smears: `make screen ROOT=/path` with this checkout's models (after `make run`),
+# or `make screen ROOT=/path MODELS=/path/to/bundle` with a copied bundle alone (docs/screen.md).
+ROOT ?=
+MODELS ?=
+screen: install
+	@test -n "$(ROOT)" || { echo "make screen ROOT=/path/to/smears [MODELS=/path/to/bundle]"; exit 2; }
+	$(BIN)/snakemake --cores $(CORES) screen_all $(if $(MODELS),--configfile config/screen.yaml) \
+		--config 'screen={enabled: true, root: $(abspath $(ROOT))$(if $(MODELS),$(comma) models: $(abspath $(MODELS)))}'
+
+comma := ,
 
 report: install
 	$(BIN)/snakemake --cores $(CORES) --report results/snakemake-report.html

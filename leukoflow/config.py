@@ -217,3 +217,68 @@ def screen_images(config: dict):
             "supported": True,
         }
     )
+
+
+def sort_keys_in_place(value) -> None:
+    """Sort every mapping of the config by key, in place (lists keep their order).
+
+    Snakemake compares a rule's params by their text: the same settings listed in another key
+    order in a user's config would otherwise rerun every job that receives them."""
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda item: str(item[0]))
+        value.clear()
+        value.update(items)
+        for item in value.values():
+            sort_keys_in_place(item)
+    elif isinstance(value, list):
+        for item in value:
+            sort_keys_in_place(item)
+
+
+def only(mapping: dict, keys) -> dict:
+    """The `keys` of `mapping` (each must be there), in sorted order: a rule's params hold only
+    what its script reads, so editing another setting reruns nothing."""
+    missing = [key for key in keys if key not in mapping]
+    if missing:
+        raise ConfigError(f"settings {missing} are missing (have {sorted(mapping)})")
+    return {key: mapping[key] for key in sorted(keys)}
+
+
+_SCREEN_TYPES = {
+    "enabled": bool,
+    "strict": bool,
+    "verdict_out_of_domain": bool,
+    "group_size": int,
+    "min_abnormal_cells": int,
+    "abnormal_threshold": float,
+    "nucleus_threshold": float,
+}
+
+
+def coerce_command_line(config: dict) -> None:
+    """`--config 'screen={enabled: true, root: x}'` reaches the workflow as text (Snakemake parses
+    nested values with YAML's base loader): give the screening's switches and numbers their types
+    before the schema checks them. `pixel_size_um` becomes a number when it reads as one."""
+    screen = config.get("screen")
+    if not isinstance(screen, dict):
+        return
+    for key, kind in _SCREEN_TYPES.items():
+        value = screen.get(key)
+        if not isinstance(value, str):
+            continue
+        if kind is bool and value.lower() in ("true", "false", "yes", "no"):
+            screen[key] = value.lower() in ("true", "yes")
+        elif kind is not bool:
+            try:
+                screen[key] = kind(value)
+            except ValueError:
+                pass
+    for key in ("root", "models", "pixel_size_um"):
+        if screen.get(key) in ("null", "None", "~", ""):
+            screen[key] = None
+    value = screen.get("pixel_size_um")
+    if isinstance(value, str):
+        try:
+            screen["pixel_size_um"] = float(value)
+        except ValueError:
+            pass

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leukoflow.core.io import atomic_path
+from leukoflow.core.io import atomic_path, read_tsv
 
 PATCH_COLUMNS = ["slide", "x", "y", "x0", "y0", "x1", "y1", "prob_all", "abnormal"]
 CENTROID_COLUMNS = ["slide", "x", "y"]
@@ -54,7 +54,7 @@ def load_npz(path: str) -> tuple[dict[str, np.ndarray], dict]:
 def read_tables(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     """The per-group TSVs of one step, concatenated (slide ids stay strings)."""
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    return pd.concat([pd.read_csv(p, sep="\t", dtype={"slide": str}) for p in paths], ignore_index=True)
+    return pd.concat([read_tsv(p, text_columns=("slide",)) for p in paths], ignore_index=True)
 
 
 def diameters(cell_sizes: pd.DataFrame) -> dict[str, float]:

@@ -47,7 +47,7 @@ DEVIATIONS = {
     "`heat_threshold`: after scaling to [0, 1] by its extremes, one bright clump would otherwise push every other "
     "cell below a fixed cut.",
     "fold_ensemble": "patches are scored by the mean P(ALL) of every trained fold's model, not by one model.",
-    "cell_scale": "each slide is resized so that its white cells (diameter estimated from its nuclei) have the "
+    "cell_scale": "each slide is resized so that its white cells (diameter from its red cells) have the "
     "size they had in the training crops; the paper feeds every slide at one fixed scale.",
     "patch_cells": "the patch around a centroid spans this many white-cell diameters (the framing of the "
     "ALL-IDB2 crops), not a fixed 257x257 pixels.",
@@ -69,6 +69,36 @@ DEVIATIONS = {
 }
 
 
+STEP_KEYS = {
+    "heatmap": ("cell_scale", "crop_cell_fraction"),
+    "segment": (
+        "eosin_threshold",
+        "heatmap_polarity",
+        "heat_threshold",
+        "heat_otsu",
+        "centroid_cost",
+        "centroid_rule",
+        "min_prominence",
+        "segment_cell_px",
+        "opening_cells",
+        "closing_cells",
+        "max_hole_cells",
+        "min_area_cells",
+        "merge_cells",
+    ),
+    "classify": ("abnormal_threshold", "patch_size", "patch_cells"),
+    "table2": ("k", "match_radius_cells", "overlap"),
+}
+"""The settings each slide rule reads (its params hold these only; `tests/allidb1/test_methods.py`)."""
+CNN_KEYS = {"heatmap": ("frame", "input_size"), "classify": ("input_size",)}
+
+
+def step_settings(slides: Mapping, method: str, step: str) -> dict:
+    """The keys of `STEP_KEYS[step]` of one method's settings, sorted."""
+    settings = method_settings(slides, method)
+    return {key: settings[key] for key in sorted(STEP_KEYS[step])}
+
+
 def method_settings(slides: Mapping, method: str) -> dict:
     """The settings one slide method runs with: the shared `allidb1.slides` values plus the
     improved switches (`slides["improved"]`), or their paper values for `as_published`."""
@@ -79,14 +109,8 @@ def method_settings(slides: Mapping, method: str) -> dict:
     return {**shared, **switches, "method": method}
 
 
-def deviations_in_use(slides: Mapping) -> list[tuple[str, object, str]]:
-    """(switch, its improved value, what it changes) for every switch not at its paper value."""
-    improved = method_settings(slides, "improved")
-    return [(key, improved[key], text) for key, text in DEVIATIONS.items() if improved[key] != PAPER_VALUES[key]]
-
-
 def pixel_sizes(settings: Mapping, diameter: float) -> dict:
-    """The method's sizes in pixels of a slide whose white cells are `diameter` px across."""
+    """The method's clean-up sizes in pixels of a slide whose white cells are `diameter` px across."""
     cell_area = math.pi * (diameter / 2) ** 2
     return {
         "opening_radius": int(round(settings["opening_cells"] * diameter)),
@@ -94,9 +118,12 @@ def pixel_sizes(settings: Mapping, diameter: float) -> dict:
         "max_hole_area": int(round(settings["max_hole_cells"] * cell_area)),
         "min_area": int(round(settings["min_area_cells"] * cell_area)),
         "min_distance": settings["merge_cells"] * diameter,
-        "patch_size": (
-            int(settings["patch_size"])
-            if settings["patch_cells"] is None
-            else max(8, int(round(settings["patch_cells"] * diameter)))
-        ),
     }
+
+
+def patch_side(settings: Mapping, diameter: float) -> int:
+    """The side of the patch around a centroid: `patch_size` px (the paper's 257), or with
+    `patch_cells` that many white-cell diameters."""
+    if settings["patch_cells"] is None:
+        return int(settings["patch_size"])
+    return max(8, int(round(settings["patch_cells"] * diameter)))

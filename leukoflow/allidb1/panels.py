@@ -12,11 +12,13 @@ import pandas as pd
 
 from leukoflow.allidb1.files import load_npz, read_tables
 from leukoflow.allidb1.methods import METHOD_TITLES
-from leukoflow.core.io import atomic_path
+from leukoflow.core.io import read_tsv
+from leukoflow.data.datasets import DATASETS
+from leukoflow.report.plotting import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
-CLASS_NAMES = ("healthy", "ALL")
+CLASS_NAMES = DATASETS["allidb1"].classes
 COLUMNS = (
     ("heat", "heatmap (mean excitation)", "inferno"),
     ("heat_mask", "heatmap above threshold", "gray"),
@@ -34,10 +36,7 @@ def draw_panel(
     out_png: str,
 ) -> None:
     """One figure: a row per method (name, its thumbnails, its patches, row label)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.patches import Rectangle
 
     fig, axes = plt.subplots(len(rows), len(COLUMNS), figsize=(14, 2.4 * len(rows) + 0.4), squeeze=False)
@@ -59,9 +58,7 @@ def draw_panel(
         )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=80)
 
 
 def run_panels(
@@ -82,7 +79,7 @@ def run_panels(
         for path in thumbs_paths[method]:
             thumbs[method].update(load_npz(path)[0])
     patches = {method: read_tables(patch_paths[method]) for method in methods}
-    verdicts = pd.read_csv(verdicts_path, sep="\t", dtype={"slide": str}).set_index(["method", "slide"])
+    verdicts = read_tsv(verdicts_path, text_columns=("slide",)).set_index(["method", "slide"])
     widths = manifest.set_index("id")["width"]
     for slide in slides:
         if slide not in widths.index:
@@ -108,13 +105,8 @@ def run_panels(
 
 
 def _empty_panel(out_png: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig = plt.figure(figsize=(4, 1))
     fig.text(0.5, 0.5, title, ha="center", va="center")
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png)

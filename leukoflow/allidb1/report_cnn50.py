@@ -6,6 +6,7 @@ from __future__ import annotations
 from leukoflow.allidb1.paper import CNN50
 from leukoflow.core.evaluation import pooled_note
 from leukoflow.core.io import write_text_atomic
+from leukoflow.data.datasets import DATASETS
 from leukoflow.report.figures import RocCurve, classifier_figure
 from leukoflow.report.framework import (
     ReportContext,
@@ -17,7 +18,7 @@ from leukoflow.report.framework import (
 )
 from leukoflow.report.html import Section, figure, format_percent, page, paragraph, png_data_uri
 
-CLASSES = ("healthy", "ALL")
+CLASSES = DATASETS["allidb1"].classes
 
 
 def render_cnn50(inputs: ReportInputs, context: ReportContext) -> list[Section]:

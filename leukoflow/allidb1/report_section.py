@@ -16,6 +16,7 @@ from leukoflow.allidb1.report_heatmap import render_localisation
 from leukoflow.allidb1.table2 import OVERLAP_NOTE, UNSEEN_SUBSET
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.io import write_text_atomic
+from leukoflow.data.datasets import DATASETS
 from leukoflow.report.figures import RocCurve, classifier_figure
 from leukoflow.report.framework import (
     BINARY_METRICS,
@@ -40,7 +41,7 @@ from leukoflow.report.html import (
     png_data_uri,
 )
 
-CLASSES = ("healthy", "ALL")  # slide label 0, 1 (`_0` / `_1` in the file name)
+CLASSES = DATASETS["allidb1"].classes  # slide label 0, 1 (`_0` / `_1` in the file name)
 # Slide panels shown per outcome: a few correct slides for reference, the mistakes in full up to 4.
 PANEL_PICKS = {"true positive": 2, "true negative": 2, "false positive": 4, "false negative": 4}
 PANEL_WIDTH_PX = 1200  # panels are embedded downscaled to this width at most, as JPEG

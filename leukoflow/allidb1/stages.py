@@ -35,8 +35,8 @@ from leukoflow.allidb1.files import (
     save_npz,
     slide_paths,
 )
-from leukoflow.allidb1.methods import pixel_sizes
-from leukoflow.core.io import read_rgb, write_table_atomic
+from leukoflow.allidb1.methods import patch_side, pixel_sizes
+from leukoflow.core.io import read_rgb, read_tsv, write_table_atomic
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +109,18 @@ def run_heatmaps(
     model = load_exported(model_path)
     normalisation = getattr(model, "normalisation", "imagenet")  # GhoshNet: its trunk's, as trained
     sizes = diameters(read_tables(cell_sizes_path))
+    from leukoflow.runtime.progress import Progress
+
     maps, scales = {}, {}
-    for slide, path in slide_paths(manifest, slides).items():
+    paths = slide_paths(manifest, slides)
+    progress = Progress("heatmaps", len(paths), log, unit="slides")
+    for slide, path in paths.items():
         scale = slide_scale(settings, cnn, sizes[slide])
         heat = excitation_map(model.features, resize_image(read_rgb(path), scale), device, normalisation)
         maps[slide] = heat.astype(np.float16)
         scales[slide] = scale
         log.info("%s: heatmap %s at scale %.3f", slide, maps[slide].shape, scale)
+        progress.advance()
     save_npz(maps, out, {"scales": scales, "normalisation": normalisation})
 
 
@@ -310,11 +315,11 @@ def run_classify(
     at `abnormal_threshold`."""
     models = load_networks(model_paths)
     sizes = diameters(read_tables(cell_sizes_path))
-    centroids = pd.read_csv(centroids_path, sep="\t", dtype={"slide": str})
+    centroids = read_tsv(centroids_path, text_columns=("slide",))
     tables = []
     for slide, path in slide_paths(manifest, slides).items():
         points = centroids.loc[centroids["slide"] == slide, ["x", "y"]].to_numpy(np.int64)
-        patch_size = pixel_sizes(settings, sizes[slide])["patch_size"]
+        patch_size = patch_side(settings, sizes[slide])
         boxes, prob = classify_patches(read_rgb(path), points, models, patch_size, cnn["input_size"], device)
         table = pd.DataFrame({"slide": slide, "x": points[:, 0], "y": points[:, 1]})
         table[["x0", "y0", "x1", "y1"]] = boxes.reshape(-1, 4)

@@ -26,6 +26,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from leukoflow.core.affine import check_square_uint8, is_identity, sampling_matrices, to_uint8
+
 PAPER_ANGLES_DEG = tuple(range(0, 360, 20))
 
 
@@ -84,7 +86,7 @@ def rotate_mirror_batch(
 
     # Exact shortcut: angle 0 unmirrored must return the input bit for bit (float rounding of the
     # pixel-centre grid could otherwise, in principle, nudge a value).
-    identity = [v for v in range(n_variants) if _is_identity(thetas[v])]
+    identity = torch.nonzero(is_identity(thetas)).flatten().tolist()
 
     for start in range(0, n_sources, chunk_size):
         stop = min(start + chunk_size, n_sources)
@@ -97,7 +99,7 @@ def rotate_mirror_batch(
             align_corners=False,
         )  # (n, C, n_variants * S, S)
         sampled = sampled.reshape(stop - start, channels, n_variants, size, size).transpose(1, 2)
-        rounded = sampled.round_().clamp_(0, 255).to(torch.uint8)  # (n, n_variants, C, S, S)
+        rounded = to_uint8(sampled)  # (n, n_variants, C, S, S)
         for v in identity:
             rounded[:, v] = images[start:stop]
         out[start * n_variants : stop * n_variants] = rounded.reshape(-1, channels, size, size)
@@ -126,36 +128,13 @@ def _angles_array(angles_deg: Sequence[float]) -> np.ndarray:
 
 
 def _check_images(images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
-    if images.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8, got {images.dtype}")
-    if images.ndim != 4 or images.shape[1] != 3 or images.shape[2] != images.shape[3]:
-        raise ValueError(f"images must have shape (N, 3, S, S), got {tuple(images.shape)}")
+    check_square_uint8(images, channels=(3,))
 
 
 def _sampling_matrices(angles: np.ndarray, mirror: bool, device: torch.device) -> torch.Tensor:
-    """Output -> input maps (n_variants, 2, 3) in affine_grid's normalised (x right, y down) frame.
-
-    With y pointing down, a counter-clockwise (as displayed) rotation by a sends (x, y) to
-    (x cos a + y sin a, -x sin a + y cos a); an output pixel therefore samples the input at the
-    inverse rotation R(-a) p = (x cos a - y sin a, x sin a + y cos a). For the mirrored copy the
-    output is flip(rotate(x)), so the sampling map is R(-a) F with F = diag(-1, 1).
-    The frame is square, so normalised coordinates have the same scale on both axes and the
-    rotation needs no aspect correction. Trigonometry in float64, then float32.
-    """
-    radians = np.deg2rad(angles)
-    cos, sin = np.cos(radians), np.sin(radians)
-    # Snap round-off so multiples of 90 degrees become exact permutations of pixel centres.
-    cos = np.where(np.abs(cos) < 1e-12, 0.0, cos)
-    sin = np.where(np.abs(sin) < 1e-12, 0.0, sin)
-    rotation = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)  # (A, 2, 2)
-    flips = [np.diag([1.0, 1.0])] + ([np.diag([-1.0, 1.0])] if mirror else [])
-    linear = np.stack([rotation @ flip for flip in flips], axis=1).reshape(-1, 2, 2)  # angle-major
-    thetas = np.concatenate([linear, np.zeros((linear.shape[0], 2, 1))], axis=2)
-    return torch.as_tensor(thetas, dtype=torch.float32, device=device)
-
-
-def _is_identity(theta: torch.Tensor) -> bool:
-    identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], device=theta.device)
-    return bool(torch.equal(theta, identity))
+    """Output -> input maps (n_variants, 2, 3), angle-major, unmirrored before mirrored: the
+    mirrored copy is flip_lr(rotate(x)), so its map is R(-a) F with F = diag(-1, 1)
+    (`core.affine.sampling_matrices`)."""
+    flips = torch.tensor([1.0, -1.0] if mirror else [1.0], dtype=torch.float64)
+    grid_angles = torch.as_tensor(angles, dtype=torch.float64)[:, None].expand(-1, len(flips))
+    return sampling_matrices(grid_angles, flip_input=(flips, 1.0), device=device).reshape(-1, 2, 3)

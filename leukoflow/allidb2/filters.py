@@ -27,7 +27,8 @@ from scipy.spatial.distance import squareform
 from torch import nn
 
 from leukoflow.core.images import imagenet_normalise, normalisation_constants, normalise_batch
-from leukoflow.core.io import atomic_path, write_table_atomic
+from leukoflow.core.io import write_table_atomic
+from leukoflow.report.plotting import pyplot, save_figure
 
 
 def conv_layer_index(features: nn.Module, layer_index: int | None = None) -> int:
@@ -47,7 +48,7 @@ def conv_layer_index(features: nn.Module, layer_index: int | None = None) -> int
 
 
 def _prepare(patches: torch.Tensor) -> torch.Tensor:
-    # uint8 patches (as from `patches.extract_patches`) get the ImageNet normalisation the
+    # uint8 patches (as from `core.crops.extract_patches`) get the ImageNet normalisation the
     # network was trained with; float patches are taken to be model-ready already.
     return imagenet_normalise(patches) if patches.dtype == torch.uint8 else patches.float()
 
@@ -262,10 +263,7 @@ def blinding_errors(model: nn.Module, patches: torch.Tensor, labels, chunk: int 
 
 
 def plot_blinding(errors: np.ndarray, baseline: float, out_png: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(9, 3))
     ax.bar(np.arange(len(errors)), errors, width=1.0, color="#5b6bb5")
@@ -273,25 +271,18 @@ def plot_blinding(errors: np.ndarray, baseline: float, out_png: str, title: str)
     ax.set(xlabel="blinded filter of the last conv layer", ylabel="classification error", title=title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=100)
 
 
 def plot_matrix(matrix: np.ndarray, out_png: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 4.4))
     image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="Jensen-Shannon distance")
     ax.set(xlabel="filter", ylabel="filter", title=title)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=100)
 
 
 def write_filter_analysis(

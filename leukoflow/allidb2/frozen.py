@@ -53,12 +53,17 @@ def frozen_maps(
     stages: list[nn.Module], images: torch.Tensor, normalisation: str, device: torch.device, batch: int = 128
 ) -> torch.Tensor:
     """The output of `stages` (eval mode) for uint8 images (N, 3, S, S), float32 on the CPU."""
+    from leukoflow.runtime.progress import Progress
+
     scale, shift = normalisation_constants(device, normalisation)
-    prefix = nn.Sequential(*stages).eval().to(device)
-    outputs = [
-        prefix(normalise_batch(images[i : i + batch].to(device), scale, shift)).float().cpu()
-        for i in range(0, len(images), batch)
-    ]
+    # Channels-last: 1.5-2x faster for these convolutions on CPU too (benchmarks/bench_train.py).
+    prefix = nn.Sequential(*stages).eval().to(device, memory_format=torch.channels_last)
+    progress = Progress("frozen-feature pass", len(images), log, unit="images")
+    outputs = []
+    for i in range(0, len(images), batch):
+        x = normalise_batch(images[i : i + batch].to(device), scale, shift, channels_last=True)
+        outputs.append(prefix(x).float().contiguous().cpu())
+        progress.advance(len(x))
     return torch.cat(outputs).clone()  # out of inference mode: training reads it
 
 

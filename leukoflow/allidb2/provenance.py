@@ -30,7 +30,7 @@ import pandas as pd
 from PIL import Image
 
 from leukoflow.core.errors import ConfigError, DatasetError
-from leukoflow.core.io import read_rgb, write_table_atomic
+from leukoflow.core.io import read_rgb, read_tsv, write_table_atomic
 from leukoflow.core.ncc import TemplateBank, block_mean, match_all, match_near, to_grey
 from leukoflow.data.manifest import read_manifest
 
@@ -124,15 +124,16 @@ def coarse_search(
     shape = (len(crops), len(slides))
     scores, rows, cols = np.full(shape, -np.inf), np.full(shape, -1), np.full(shape, -1)
     order = np.lexsort((slides["id"].to_numpy(), slides["width"].to_numpy(), slides["height"].to_numpy()))
-    start = time.perf_counter()
-    for done, column in enumerate(order, start=1):
+    from leukoflow.runtime.progress import Progress
+
+    progress = Progress("provenance coarse search", len(order), log, unit="slides")
+    for column in order:
         coarse = read_grey(slides["path"].iloc[column], factor)
         found = match_all(coarse, bank, workers=workers)
         scores[:, column] = found[0]
         rows[:, column] = np.where(found[1] >= 0, found[1] * factor, -1)
         cols[:, column] = np.where(found[2] >= 0, found[2] * factor, -1)
-        if done % 10 == 0 or done == len(order):
-            log.info("coarse search: %d of %d slides, %.1f s", done, len(order), time.perf_counter() - start)
+        progress.advance()
     return scores, rows, cols
 
 
@@ -158,7 +159,12 @@ def refine(
     chosen = np.zeros(shape, dtype=bool)
     np.put_along_axis(chosen, ranked, True, axis=1)
     chosen &= np.isfinite(coarse_scores)
-    for column in np.flatnonzero(chosen.any(axis=0)):
+    from leukoflow.runtime.progress import Progress
+
+    columns = np.flatnonzero(chosen.any(axis=0))
+    progress = Progress("provenance refinement", len(columns), log, unit="slides")
+    for column in columns:
+        progress.advance()
         slide = read_grey(slides["path"].iloc[column])
         for crop_index in np.flatnonzero(chosen[:, column]):  # a few crops per slide, each a small FFT
             scores[crop_index, column], rows[crop_index, column], cols[crop_index, column] = match_near(
@@ -249,7 +255,7 @@ def pick_examples(table: pd.DataFrame, count: int) -> pd.DataFrame:
 
 def read_provenance(path: str) -> pd.DataFrame:
     """A provenance table written by `write_provenance`, checked for the columns consumers use."""
-    table = pd.read_csv(path, sep="\t", dtype={"crop": str, "slide": str, "second_slide": str})
+    table = read_tsv(path, text_columns=("crop", "slide", "second_slide"))
     missing = [c for c in ("crop", "slide", "second_slide", "verdict") if c not in table.columns]
     if missing:
         raise DatasetError(path, f"missing columns {missing}")
@@ -311,7 +317,7 @@ def write_provenance(
     slides = read_manifest(slides_manifest)
     table = locate_crops(read_manifest(crops_manifest), slides, config, workers)
     write_table_atomic(table, table_out)
-    truth = pd.read_csv(truth_path, sep="\t", dtype={"id": str, "slide": str}) if truth_path else None
+    truth = read_tsv(truth_path, text_columns=("slide",)) if truth_path else None
     summary = summarise(table, len(slides), config, truth)
     write_table_atomic(pd.DataFrame([summary]), summary_out)
     log.info("provenance summary: %s", summary)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leukoflow.core.io import atomic_path, read_rgb
+from leukoflow.core.io import read_rgb
+from leukoflow.report.plotting import pyplot, save_figure
 
 CONTEXT = 0.35  # slide shown around the matched window, as a share of the crop size
 
@@ -14,10 +15,7 @@ def draw_matches(
     examples: pd.DataFrame, crops_manifest: pd.DataFrame, slides_manifest: pd.DataFrame, out_png: str, title: str
 ) -> None:
     """Write the figure of `examples` (rows of the provenance table; a note instead when empty)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.patches import Rectangle
 
     crop_paths = crops_manifest.set_index("id")["path"]
@@ -45,6 +43,4 @@ def draw_matches(
         axes[1, column].set_title(f"{row.slide} at ({int(row.x)}, {int(row.y)})\nNCC {row.score:.4f}", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=90)

@@ -11,7 +11,8 @@ from leukoflow.allidb2.paper import OUR_READING, TABLE1
 from leukoflow.allidb2.table1 import LEAK_COLUMN
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.evaluation import pooled_note
-from leukoflow.core.io import write_text_atomic
+from leukoflow.core.io import read_tsv, write_text_atomic
+from leukoflow.data.datasets import DATASETS
 from leukoflow.report.figures import RocCurve, classifier_figure
 from leukoflow.report.framework import (
     BINARY_METRICS,
@@ -35,14 +36,14 @@ from leukoflow.report.html import (
 )
 
 PROTOCOL_TITLES = {"leak_free": "Leak-free protocol", "paper": "Paper protocol (LEAKY)"}
-CLASSES = ("healthy", "ALL")  # label 0, 1 (docs/design.md)
+CLASSES = DATASETS["allidb2"].classes  # label 0, 1 (the registry, data/datasets.py)
 FILTERS_TOP = 5  # filters listed by how much blinding them raises the error
 
 
 def pooled_predictions(paths: Sequence[str]) -> pd.DataFrame:
     frames = []
     for path in paths:
-        frame = pd.read_csv(path, sep="\t", dtype={"source_id": str, "id": str})
+        frame = read_tsv(path)
         missing = [c for c in ("label", "prob_all", "pred") if c not in frame.columns]
         if missing:
             raise DatasetError(path, f"missing columns {missing}")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from leukoflow.allidb2.paper import TABLE1
 from leukoflow.core.evaluation import binary_row, with_pooled_row
-from leukoflow.core.io import write_table_atomic
+from leukoflow.core.io import read_tsv, write_table_atomic
 from leukoflow.core.metrics import wilson_interval
 from leukoflow.core.splits import BAG_FOLDS, leak_report
 from leukoflow.report.figures import plot_learning_curves
@@ -49,7 +49,7 @@ def build_table1(
     """Per-fold rows, the pooled row (`fold` "all"), the paper's values and a `leaky` flag."""
     rows = []
     for path, fold in zip(prediction_paths, folds):
-        predictions = pd.read_csv(path, sep="\t", dtype={"source_id": str})
+        predictions = read_tsv(path)
         rows.append(fold_row(predictions, index, int(fold), protocol))
     table = with_pooled_row(rows, sum_columns=("n_test", "test_sources", LEAK_COLUMN), paper=paper["per_fold"])
     # Per-cell accuracy pooled like the counts: correct test cells summed over folds, Wilson interval.
@@ -79,7 +79,7 @@ def write_table1(
     paper: dict = TABLE1,
 ) -> pd.DataFrame:
     """Table I (TSV) and the learning curves of one protocol; `report_section.table1_page` shows it."""
-    index = pd.read_csv(index_path, sep="\t", dtype={"source_id": str})
+    index = read_tsv(index_path)
     table = build_table1(prediction_paths, folds, index, protocol, paper)
     table.insert(1, "data", source["source"])
     write_table_atomic(table, table_out)

@@ -13,7 +13,7 @@ import torch
 
 from leukoflow.allidb2.frozen import fit_above_frozen_stages
 from leukoflow.core.device import job_device
-from leukoflow.core.io import load_bags, write_table_atomic
+from leukoflow.core.io import load_bags, read_tsv, write_table_atomic
 from leukoflow.core.splits import BAG_FOLDS
 from leukoflow.inference import load_exported, predict_proba
 from leukoflow.nets.alexnet import load_features_state
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def train_config(cnn: dict, compute: dict, threads: int) -> TrainConfig:
-    """Map the workflow's `allidb2_cnn` and `compute` sections onto the trainer's settings."""
+    """Map the workflow's `allidb2.cnn` keys (`settings.TRAIN_KEYS`) and device keys onto the trainer's settings."""
     lr_decay = cnn["decay"] if cnn["decay_mode"] == "lr_decay" else 0.0
     weight_decay = cnn["decay"] if cnn["decay_mode"] == "weight_decay" else 0.0
     return TrainConfig(
@@ -121,7 +121,7 @@ def train_fold(
             normalisation=model.normalisation,
         )
     log.info("fold %d trained: %s", fold, summary)
-    index = pd.read_csv(index_path, sep="\t", dtype={"source_id": str, "id": str})
+    index = read_tsv(index_path)
     rows = index.set_index("row").loc[test_rows.numpy()]
     predictions = pd.DataFrame(
         {

@@ -13,11 +13,11 @@ sets); a seeded generator on the device makes them reproducible for a given devi
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
+
+from leukoflow.core.affine import sampling_matrices, to_uint8, warp
 
 OPERATIONS = ("rotation", "hflip", "vflip", "noise", "contrast", "channel_shift")
 
@@ -73,18 +73,14 @@ def augment_batch(batch: torch.Tensor, settings: AugmentSettings, generator: tor
     uniform = torch.rand((n, 6), generator=generator, device=device)
 
     # Geometry: output -> input maps in affine_grid's normalised frame, rotation after flips.
-    angle = torch.where(rotate, uniform[:, 0] * 2 * math.pi, torch.zeros_like(uniform[:, 0]))
+    angle = torch.where(rotate, uniform[:, 0] * 360.0, torch.zeros_like(uniform[:, 0]))
     flip_x = torch.where(hflip, -1.0, 1.0)
     flip_y = torch.where(vflip, -1.0, 1.0)
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.zeros((n, 2, 3), device=device)
-    theta[:, 0, 0], theta[:, 0, 1] = cos * flip_x, -sin * flip_x
-    theta[:, 1, 0], theta[:, 1, 1] = sin * flip_y, cos * flip_y
+    theta = sampling_matrices(angle.cpu(), flip_output=(flip_x.cpu(), flip_y.cpu()), device=device)
     x = batch.float()
     geometric = rotate | hflip | vflip
     if bool(geometric.any()):
-        grid = F.affine_grid(theta[geometric], list(x[geometric].shape), align_corners=False)
-        x[geometric] = F.grid_sample(x[geometric], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        x[geometric] = warp(x[geometric], theta[geometric], padding="zeros")
     cell = (x.amax(dim=1, keepdim=True) > 0.5).float()  # the black background stays black
 
     # Photometry, on the cell only.
@@ -99,4 +95,4 @@ def augment_batch(batch: torch.Tensor, settings: AugmentSettings, generator: tor
     if bool(noise.any()):
         x = x + std * torch.randn(x.shape, generator=generator, device=device)
     x = x * cell
-    return x.round_().clamp_(0, 255).to(torch.uint8)
+    return to_uint8(x)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from leukoflow.core.io import atomic_path, read_rgb
+from leukoflow.core.io import read_rgb
+from leukoflow.report.plotting import pyplot, save_figure
 
 CLASS_ORDER = ("ALL", "HEM")
 
@@ -36,10 +37,7 @@ def crop_contact_sheet(
     title: str = "C-NMC cells before (top, square = crop box) and after (bottom) the convex-hull crop",
 ) -> None:
     """Original frames with their crop box drawn, above the crops the networks see."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.patches import Rectangle
 
     chosen = sheet_rows(index.reset_index(drop=True), per_class)
@@ -60,9 +58,7 @@ def crop_contact_sheet(
         ax.set_yticks([])
     fig.suptitle(title, fontsize=8)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=100)
 
 
 def learning_curves(history_paths: Sequence[str], names: Sequence[str], out_png: str, title: str) -> None:

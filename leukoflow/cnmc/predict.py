@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from leukoflow.cnmc.crop import read_crops
+from leukoflow.cnmc.names import MODEL_NAMES
 from leukoflow.core.device import job_device
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.io import read_tsv, write_table_atomic
@@ -24,7 +25,6 @@ from leukoflow.inference import input_normalisation, load_exported, predict_prob
 log = logging.getLogger(__name__)
 
 CLASS_NAMES = DATASETS["cnmc"].classes  # ("HEM", "ALL"): index = label
-MODEL_NAMES = ("A", "B", "combined")
 ENSEMBLE = "ensemble"
 
 

@@ -17,6 +17,7 @@ import torch
 from leukoflow.cnmc.augment import AugmentSettings, augment
 from leukoflow.cnmc.crop import read_crops
 from leukoflow.cnmc.models import BackboneClassifier, CombinedClassifier, set_batchnorm_momentum
+from leukoflow.cnmc.names import BACKBONE_MODELS
 from leukoflow.cnmc.subsets import AUGMENTED, BOTH, ORIGINAL
 from leukoflow.core.device import job_device
 from leukoflow.core.errors import ConfigError, DatasetError
@@ -29,7 +30,7 @@ from leukoflow.training.fit import fit
 log = logging.getLogger(__name__)
 
 CLASS_NAMES = DATASETS["cnmc"].classes  # ("HEM", "ALL"): index = manifest label
-MODELS = ("A", "B")
+MODELS = BACKBONE_MODELS
 
 
 def train_config(settings: dict, compute: dict, threads: int, class_weights=None) -> TrainConfig:

@@ -12,8 +12,6 @@ import numpy as np
 import torch
 
 DEFAULT_PATCH_SIZE = 257
-ABNORMAL_COLOUR = (255, 0, 0)
-NORMAL_COLOUR = (0, 255, 0)
 
 
 def _box_starts(centres: np.ndarray, extent: int, size: int) -> np.ndarray:
@@ -74,35 +72,3 @@ def extract_patches(image: np.ndarray, boxes: np.ndarray, size: int | None = Non
     windows = np.lib.stride_tricks.sliding_window_view(image, (side, side), axis=(0, 1))
     patches = windows[boxes[:, 1] + pad_top, boxes[:, 0] + pad_left]
     return torch.from_numpy(np.ascontiguousarray(patches))
-
-
-def draw_boxes(image: np.ndarray, boxes: np.ndarray, abnormal: np.ndarray, thickness: int = 4) -> np.ndarray:
-    """A copy of `image` with box outlines: red where `abnormal`, green elsewhere (Fig. 4e).
-
-    Outlines are drawn inside each box (clipped to the image), `thickness` pixels wide. The loop
-    over boxes is four slice assignments per box, for a few dozen boxes per slide: display only.
-    """
-    out = np.array(image, dtype=np.uint8, copy=True)
-    boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
-    abnormal = np.asarray(abnormal, dtype=bool).reshape(-1)
-    if len(abnormal) != len(boxes):
-        raise ValueError(f"{len(boxes)} boxes but {len(abnormal)} abnormal flags")
-    height, width = out.shape[:2]
-    colours = np.where(abnormal[:, None], np.array(ABNORMAL_COLOUR), np.array(NORMAL_COLOUR)).astype(np.uint8)
-    clipped = np.column_stack(
-        [
-            np.clip(boxes[:, 0], 0, width),
-            np.clip(boxes[:, 1], 0, height),
-            np.clip(boxes[:, 2], 0, width),
-            np.clip(boxes[:, 3], 0, height),
-        ]
-    )
-    for (x0, y0, x1, y1), colour in zip(clipped, colours):
-        if x1 <= x0 or y1 <= y0:
-            continue
-        t = min(thickness, x1 - x0, y1 - y0)
-        out[y0 : y0 + t, x0:x1] = colour
-        out[y1 - t : y1, x0:x1] = colour
-        out[y0:y1, x0 : x0 + t] = colour
-        out[y0:y1, x1 - t : x1] = colour
-    return out

@@ -243,11 +243,3 @@ def pad_to_square(image: np.ndarray, size: int, *, name: str = "<array>") -> np.
         return np.ascontiguousarray(image)
     reflect_ok = all(max(before, after) <= length - 1 for (before, after), length in zip(pads, image.shape[:2]))
     return np.pad(image, pads, mode="reflect" if reflect_ok else "symmetric")
-
-
-def to_batch(images: np.ndarray) -> torch.Tensor:
-    """A stack of HxWxC (or HxW) uint8 images (N, H, W[, C]) as one (N, C, H, W) uint8 tensor."""
-    array = np.asarray(images)
-    if array.ndim == 3:
-        array = array[..., None]
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).contiguous()

@@ -90,18 +90,22 @@ def read_rgb(path: str | Path) -> np.ndarray:
 
             array = tifffile.imread(path)
             grey_mode = "one channel" if array.ndim == 2 else None
+            alpha = array.ndim == 3 and array.shape[2] == 4
         else:
             from PIL import Image
 
             with Image.open(path) as image:
                 image.load()
                 grey_mode = f"mode {image.mode}" if Image.getmodebase(image.mode) == "L" else None
+                alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
                 array = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
     except DatasetError:
         raise
     except Exception as exc:  # decoder errors come in many types; all mean "unreadable"
         raise DatasetError(path, f"unreadable or truncated image ({type(exc).__name__}: {exc})") from exc
     rgb = as_rgb_uint8(array, path)
+    if alpha:
+        warn_once(log, path, "alpha", "alpha channel dropped (the image is read as RGB; transparency is ignored)")
     if grey_mode:
         warn_once(log, path, "greyscale", f"greyscale image ({grey_mode}) converted to RGB by repeating its channel")
     return rgb

@@ -12,8 +12,6 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-REFERENCE_WIDTH = 2592
-
 
 class Match(NamedTuple):
     tp: int
@@ -68,15 +66,3 @@ def cell_metrics(tp: int, fp: int, fn: int) -> dict[str, float]:
     recall = tp / (tp + fn) if tp + fn else float("nan")
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
     return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
-
-
-def scaled_radius(radius_px: float, image_width: int, reference_width: int = REFERENCE_WIDTH) -> float:
-    """`radius_px` (set on a `reference_width`-wide slide) scaled linearly to `image_width`.
-
-    ALL-IDB1 holds 2592x1944 and 1712x1368 slides. Caution: cell size in pixels does not follow
-    the resolution exactly (magnification varies from 300x to 500x), so this is a first-order
-    correction only.
-    """
-    if image_width <= 0 or reference_width <= 0:
-        raise ValueError(f"widths must be positive, got {image_width} and {reference_width}")
-    return float(radius_px) * image_width / reference_width

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leukoflow.core.io import atomic_path, read_rgb, write_table_atomic, write_text_atomic
+from leukoflow.core.io import read_rgb, write_table_atomic, write_text_atomic
 from leukoflow.data.datasets import DATASET_TITLES
 from leukoflow.data.manifest import read_manifest, read_source
 from leukoflow.report.html import data_statement
+from leukoflow.report.plotting import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,7 @@ def wrap_label(text: str, width_in: float, fontsize: float) -> str:
 def write_contact_sheet(
     manifest: pd.DataFrame, out_png: str, title: str, per_class: int, thumb_px: int, seed: int
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     examples = pick_examples(manifest, per_class, seed)
     classes = sorted(examples["class_name"].unique())
@@ -124,9 +122,7 @@ def write_contact_sheet(
             fontsize=9,
         )
     fig.suptitle(title, fontsize=SHEET_TITLE_PT)
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=110)
 
 
 def table_html(df: pd.DataFrame) -> str:

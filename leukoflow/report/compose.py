@@ -79,7 +79,9 @@ def render_report(inputs: ReportInputs, context: ReportContext, title: str = "le
     label = config.get("run_label")
     generated = timestamp(context.provenance.generated_at) if context.provenance else ""
     subtitle = " · ".join(str(s) for s in (label, data_kind, f"written {generated}" if generated else "") if s)
-    return page(title, subtitle, sections)
+    from leukoflow.report.summary import render_summary
+
+    return page(title, subtitle, sections, summary=render_summary(inputs, context))
 
 
 def write_report(

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leukoflow.core.io import atomic_path
 from leukoflow.core.metrics import confusion_matrix, roc_points
+from leukoflow.report.plotting import pyplot, save_figure
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,7 @@ def classifier_figure(
     (`metrics.roc_points` refuses it) and is listed in the panel as undefined instead of failing,
     because a tiny test split can legitimately lose a class.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     counts = confusion_matrix(y_true, y_pred, len(class_names))
     roc = dict(roc or {})
@@ -123,10 +120,7 @@ def plot_learning_curves(
     `history_paths` are history.csv files of `training.fit` (columns epoch, train_loss,
     train_<score>, val_loss, val_<score>); `labels` name the runs ("fold 1", "model-A", ...).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
     colours = plt.cm.tab10(np.linspace(0, 1, 10))
@@ -142,6 +136,4 @@ def plot_learning_curves(
     ax_acc.legend(fontsize=6, ncol=2)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=110)

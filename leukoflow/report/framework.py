@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from leukoflow.core.errors import DatasetError
+from leukoflow.core.io import read_tsv
 from leukoflow.data.datasets import DATASET_TITLES
 from leukoflow.report.html import (
     Cell,
@@ -91,7 +92,7 @@ class SectionSpec:
 
 
 def read_table(path: str, required: Sequence[str]) -> pd.DataFrame:
-    table = pd.read_csv(path, sep="\t", dtype={"fold": str, "split": str, "class_name": str, "slide": str})
+    table = read_tsv(path, text_columns=("fold", "split", "class_name", "slide"))
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise DatasetError(path, f"missing columns {missing}")

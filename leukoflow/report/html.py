@@ -229,8 +229,9 @@ dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;word-break:break-all}
 """
 
 
-def page(title: str, subtitle: str, sections: Sequence[Section]) -> str:
-    """The whole document: inline CSS, a contents list, the sections; no script, no external URL."""
+def page(title: str, subtitle: str, sections: Sequence[Section], summary: str = "") -> str:
+    """The whole document: inline CSS, the one-screen `summary` (HTML), a contents list, the
+    sections; no script, no external URL."""
     contents = "".join(
         f"<li><a href='#{esc(s.anchor)}'>{esc(s.title)}</a>"
         + (
@@ -250,5 +251,5 @@ def page(title: str, subtitle: str, sections: Sequence[Section]) -> str:
         "style-src 'unsafe-inline'\">"
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{esc(title)}</h1><p class='subtitle'>{esc(subtitle)}</p></header>"
-        f"<nav><strong>Contents</strong><ol>{contents}</ol></nav>{body}</body></html>\n"
+        f"{summary}<nav><strong>Contents</strong><ol>{contents}</ol></nav>{body}</body></html>\n"
     )

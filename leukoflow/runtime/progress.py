@@ -17,8 +17,9 @@ INTERVAL_S = 30.0
 class Progress:
     """Count items of one step and log `<step>: done/total (pct), <rate>/s, about <eta> left`."""
 
-    def __init__(self, step: str, total: int, logger: logging.Logger, interval_s: float = INTERVAL_S, unit: str = ""):
-        self.step, self.total, self.log, self.interval = step, max(0, int(total)), logger, interval_s
+    def __init__(self, step: str, total: int, logger: logging.Logger, interval_s: float | None = None, unit: str = ""):
+        self.step, self.total, self.log = step, max(0, int(total)), logger
+        self.interval = INTERVAL_S if interval_s is None else interval_s
         self.unit = f" {unit}" if unit else ""
         self.done = 0
         self.start = self.last = time.perf_counter()

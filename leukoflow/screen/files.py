@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -181,8 +181,3 @@ def verdict_order(images: pd.DataFrame) -> pd.DataFrame:
         .drop(columns=["_rank", "_p"])
         .reset_index(drop=True)
     )
-
-
-def check_settings(settings: Mapping) -> None:
-    if not 0.0 < float(settings["abnormal_threshold"]) < 1.0:
-        raise ConfigError(f"screen.abnormal_threshold: must lie in (0, 1), got {settings['abnormal_threshold']}")

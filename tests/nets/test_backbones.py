@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from leukoflow.core.errors import ConfigError, DatasetError
-from leukoflow.core.images import normalisation_constants, normalise_batch, resize_batch, to_batch
+from leukoflow.core.images import normalisation_constants, normalise_batch, resize_batch
 from leukoflow.nets.backbones import build_backbone, efficientnet_lite0_weights_path
 
 
@@ -29,7 +29,7 @@ def test_efficientnet_lite0_imagenet_weights_install_offline_and_recognise_a_cat
     state = torch.load(efficientnet_lite0_weights_path(), weights_only=True)
     head = nn.Linear(1280, 1000)
     head.load_state_dict({"weight": state["_fc.weight"], "bias": state["_fc.bias"]})
-    cat = resize_batch(to_batch(data.chelsea()[None]), 224)
+    cat = resize_batch(torch.from_numpy(data.chelsea()[None]).permute(0, 3, 1, 2).contiguous(), 224)
     scale, shift = normalisation_constants("cpu", trunk.normalisation)
     with torch.inference_mode():
         logits = head(trunk(normalise_batch(cat, scale, shift)).mean(dim=(2, 3)))

@@ -258,6 +258,7 @@ def test_every_data_string_is_escaped(tmp_path):
     assert "script" not in tags and "<script" not in document.lower()
     assert tags <= {
         "html",
+        "aside",
         "head",
         "meta",
         "title",
@@ -767,3 +768,28 @@ def test_real_allidb1_carries_the_training_overlap_warning(tmp_path):
     assert "ALL-IDB2 crops are cut from ALL-IDB1 slides" in text and "Slides marked as overlapping: 0." in text
     _, markup = render_with_paper({"slide_verdicts": verdicts_file(tmp_path, SLIDES)})
     assert "ALL-IDB2 crops are cut" not in "".join(markup.text)  # synthetic slides share no cells
+
+
+def test_summary_lists_each_headline_beside_the_paper_and_links_to_its_section(tmp_path):
+    _, markup = render({})
+    assert "summary" not in markup.ids("aside")  # nothing to summarise: no table
+
+    inputs = {"table1_leak_free": table1(tmp_path, "leak_free"), "table2": table2_file(tmp_path)}
+    sources = {"allidb2": {"source": "synthetic"}, "allidb1": {"source": "real"}}
+    _, markup = render(inputs, sources=sources)
+    assert markup.ids("aside") == ["summary"]
+    cells = table_cells(markup, "summary-table")
+    assert cells == [
+        "ALL-IDB2",
+        "Table I accuracy %, leak-free",
+        format_ci(0.9, 0.6, 0.95),
+        "97.2",
+        "synthetic",
+        "ALL-IDB1",
+        "Table II accuracy %",
+        format_ci(0.6, 0.2307, 0.8824),
+        "97.2",  # PAPER's Table II accuracy, 0.9722
+        "real",
+    ]
+    links = [attrs.get("href") for tag, attrs in markup.tags if tag == "a"]
+    assert "#allidb2" in links and "#allidb1" in links

@@ -20,7 +20,8 @@ def matches(found, cells):
     return distance < truth[None, :, 2]
 
 
-@pytest.mark.parametrize("seed, blasts", [(11, True), (13, True), (25, False), (29, False)])
+# 30: five touching blasts around a ring of cytoplasm; 25: a neutrophil touching a lymphocyte.
+@pytest.mark.parametrize("seed, blasts", [(11, True), (13, True), (30, True), (25, False), (29, False), (28, False)])
 def test_planted_white_cells_are_found_once_each(seed, blasts):
     rgb, cells, red = planted(seed, blasts)
     found = find_white_cells(rgb, red)
@@ -54,14 +55,14 @@ def test_bad_scale_is_refused():
         find_white_cells(np.zeros((10, 10, 3), np.uint8), 0.0)
 
 
-def bccd_detections(settings: FinderSettings = FinderSettings()):
+def bccd_detections(settings: FinderSettings | None = None):
     """(detections per white-cell box, detections outside every box, detections) on 10 smears."""
     from leukoflow.slides.scale import red_cell_scale
 
     per_box, stray, total = [], 0, 0
     for name in bccd.names()[1:60:6]:
         rgb = bccd.image(name)
-        found = find_white_cells(rgb, red_cell_scale(rgb).diameter_px, settings)
+        found = find_white_cells(rgb, red_cell_scale(rgb).diameter_px, settings or FinderSettings())
         wbc = bccd.boxes(name, "WBC")
         inside = (
             (found.centres[:, None, 0] >= wbc[None, :, 0])

@@ -271,3 +271,14 @@ def test_job_device_follows_the_accelerator_policy(monkeypatch):
         assert job_device("gpu", True).type == "cpu"
     with pytest.raises(ConfigError, match="accelerator"):
         job_device("gpu", False)
+
+
+def test_training_says_how_far_it_is(tmp_path, data, monkeypatch, caplog):
+    from leukoflow.runtime import progress
+
+    monkeypatch.setattr(progress, "INTERVAL_S", 0.0)  # a line after every batch
+    caplog.set_level("INFO", logger="leukoflow")
+    run(tmp_path, "progress", tiny_model(), cpu_cfg(epochs=2), data)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("training (2 epochs at most)")]
+    assert lines[0].startswith("training (2 epochs at most): 1/8 batches")  # 64 crops / 16 per batch x 2
+    assert lines[-1].startswith("training (2 epochs at most): 8/8 batches (100%)")

@@ -249,6 +249,7 @@ def test_report_renders_in_chromium(tiny_run, chromium, tmp_path_factory):
         "cnn50",
         "cnmc",
         "ukm",
+        "screen",
         "provenance",
     ]
     slides = sorted(path.stem for path in (results / "allidb1" / "panels").glob("*.png"))

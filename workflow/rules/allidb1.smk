@@ -6,7 +6,12 @@
 # process start, one model load and one decode per slide serve the whole group; heatmap,
 # segmentation and patch classification stay separate rules.
 
-from leukoflow.allidb1.methods import method_settings
+from leukoflow.allidb1.methods import (
+    CNN_KEYS,
+    STEP_KEYS,
+    method_settings,
+    step_settings,
+)
 from leukoflow.config import allidb1_slide_ids, slide_model_folds
 
 SLIDES = config["allidb1"]["slides"]
@@ -127,8 +132,8 @@ rule allidb1_heatmap:
         gpu=GPU_PER_JOB,
     params:
         slides=lambda wildcards: SLIDE_GROUPS[int(wildcards.group) - 1],
-        settings=lambda wildcards: method_settings(SLIDES, wildcards.method),
-        cnn=CNN,
+        settings=lambda wildcards: step_settings(SLIDES, wildcards.method, "heatmap"),
+        cnn=only(CNN, CNN_KEYS["heatmap"]),
         compute=DEVICE,
     script:
         f"{SCRIPTS}/allidb1/heatmap.py"
@@ -156,7 +161,7 @@ rule allidb1_segment:
     threads: 1
     params:
         slides=lambda wildcards: SLIDE_GROUPS[int(wildcards.group) - 1],
-        settings=lambda wildcards: method_settings(SLIDES, wildcards.method),
+        settings=lambda wildcards: step_settings(SLIDES, wildcards.method, "segment"),
     script:
         f"{SCRIPTS}/allidb1/segment.py"
 
@@ -182,8 +187,8 @@ rule allidb1_classify_patches:
         gpu=GPU_PER_JOB,
     params:
         slides=lambda wildcards: SLIDE_GROUPS[int(wildcards.group) - 1],
-        settings=lambda wildcards: method_settings(SLIDES, wildcards.method),
-        cnn=CNN,
+        settings=lambda wildcards: step_settings(SLIDES, wildcards.method, "classify"),
+        cnn=only(CNN, CNN_KEYS["classify"]),
         compute=DEVICE,
     script:
         f"{SCRIPTS}/allidb1/classify_patches.py"
@@ -228,7 +233,7 @@ rule allidb1_table2:
         methods=SLIDE_METHODS,
         files=METHOD_FILES,
         slides=ALLIDB1_SLIDES,
-        settings=SLIDES,
+        settings=only(SLIDES, STEP_KEYS["table2"]),
         method_folds=METHOD_FOLDS,
     script:
         f"{SCRIPTS}/allidb1/table2.py"
@@ -290,7 +295,10 @@ rule allidb1_cnn50:
     resources:
         gpu=GPU_PER_JOB,
     params:
-        settings=config["allidb1"]["cnn50"],
+        settings=only(
+            config["allidb1"]["cnn50"],
+            ("batch_size", "epochs", "folds", "lr", "optimizer", "seed"),
+        ),
         compute=DEVICE,
         state_root=f"{RESULTS}/state/cnn50",
     script:

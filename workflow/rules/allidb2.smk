@@ -1,6 +1,7 @@
 # ALL-IDB2 (Ghosh, Singh & Sheet 2017, III-A, IV-B, IV-C): 36 rotated/mirrored copies per crop
 # dealt into five bags, ten folds of training (Table I), and the analysis of the network's filters.
 
+from leukoflow.allidb2.settings import FILTER_KEYS, TRAIN_KEYS
 from leukoflow.config import filter_model
 
 FILTER_PROTOCOL, FILTER_FOLD = (
@@ -126,7 +127,7 @@ rule allidb2_train:
         gpu=GPU_PER_JOB,
     params:
         state_dir=f"{RESULTS}/state/allidb2/{{protocol}}/fold{{fold}}",
-        cnn=CNN,
+        cnn=only(CNN, TRAIN_KEYS),
         compute=DEVICE,
         weights_cache=f"{RESULTS}/state/weights",
     script:
@@ -207,7 +208,7 @@ rule allidb2_filters:
     threads: THREADS
     params:
         fold=FILTER_FOLD,
-        cnn=CNN,
+        cnn=only(CNN, FILTER_KEYS),
         n_patches=config["allidb2"]["filters"]["n_patches"],
     script:
         f"{SCRIPTS}/allidb2/filters.py"

@@ -2,13 +2,15 @@
 # subject, designed bagging subsets A and B, two backbones and a combined model, the most
 # confident model's label per cell, Table 1 (docs/cnmc.md).
 
+from leukoflow.cnmc.names import BACKBONE_MODELS, MODEL_NAMES
+
 CNMC = config["cnmc"]
 CNMC_DIR = f"{RESULTS}/cnmc"
 CNMC_STATE = f"{RESULTS}/state/cnmc"
 CNMC_MODEL = f"{CNMC_DIR}/models/{{model}}/model.pt"
 CNMC_HISTORY = f"{CNMC_DIR}/models/{{model}}/history.csv"
-# The order of the ensemble's members (leukoflow.cnmc.predict.MODEL_NAMES).
-CNMC_MEMBERS = ["A", "B", "combined"]
+# The ensemble's members, in the order of its probability columns.
+CNMC_MEMBERS = list(MODEL_NAMES)
 
 
 rule cnmc_crop:
@@ -72,7 +74,7 @@ rule cnmc_train_backbone:
     benchmark:
         f"{BENCHMARKS}/cnmc_train_backbone/{{model}}.tsv"
     wildcard_constraints:
-        model="A|B",
+        model="|".join(BACKBONE_MODELS),
     conda:
         ENV
     threads: THREADS

@@ -6,14 +6,19 @@ from snakemake.utils import validate
 from leukoflow.config import (
     check_config,
     check_renamed_keys,
+    coerce_command_line,
     enabled_datasets,
     is_enabled as stage_is_enabled,
     is_synthetic,
+    only,
+    sort_keys_in_place,
 )
 
 check_renamed_keys(config)
+coerce_command_line(config)
 validate(config, "../schemas/config.schema.yaml")
 check_config(config)
+sort_keys_in_place(config)
 
 RESULTS = config["results"]
 # Log and benchmark paths follow rule names (logs/<rule>/<job>.log, benchmarks/<rule>/<job>.tsv).

@@ -1,5 +1,5 @@
 # The HTML report: one self-contained page (figures embedded as data URIs) built from the named
-# outputs every rule file registers in STAGE_OUTPUTS (see leukoflow/report/compose.py).
+# outputs every rule file registers in REPORT_INPUTS (see leukoflow/report/compose.py).
 
 
 rule report:

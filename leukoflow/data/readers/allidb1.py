@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from leukoflow.core.errors import DatasetError
+from leukoflow.data.datasets import DATASETS
 from leukoflow.data.readers.common import (
     Candidate,
     Problems,
@@ -31,7 +32,7 @@ log = logging.getLogger("leukoflow.data.readers")
 
 DATASET = "allidb1"
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
-CLASS_NAMES = {0: "healthy", 1: "ALL"}
+CLASS_NAMES = dict(enumerate(DATASETS["allidb1"].classes))
 
 
 def read_xyc(path: str | Path) -> np.ndarray:

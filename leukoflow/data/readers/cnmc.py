@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from leukoflow.core.errors import DatasetError
+from leukoflow.data.datasets import DATASETS
 from leukoflow.data.readers.common import (
     UNLABELLED,
     Candidate,
@@ -38,7 +39,7 @@ from leukoflow.data.readers.common import (
 log = logging.getLogger("leukoflow.data.readers")
 
 DATASET = "cnmc"
-CLASS_NAMES = {0: "HEM", 1: "ALL"}
+CLASS_NAMES = dict(enumerate(DATASETS["cnmc"].classes))
 SUFFIX_LABELS = {"all": 1, "hem": 0}
 PRELIM_LABELS_CSV = "c-nmc_test_prelim_phase_data_labels.csv"  # compared lower-case
 PRELIM_SPLIT = "prelim_test"

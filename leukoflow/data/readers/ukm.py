@@ -24,6 +24,7 @@ import numpy as np
 
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.io import MASK_SUFFIXES, read_mask
+from leukoflow.data.datasets import DATASETS
 from leukoflow.data.readers.common import (
     Candidate,
     Problems,
@@ -35,7 +36,7 @@ from leukoflow.data.readers.common import (
 )
 
 DATASET = "ukm"
-CLASSES = ("neutrophil", "promyelocyte", "lymphoblast")  # index = label
+CLASSES = DATASETS["ukm"].classes  # index = label
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _LAYOUT = (
     f"expected <class>/images/<stem>{{{','.join(IMAGE_SUFFIXES)}}} or <class>/masks/<stem>{{{','.join(MASK_SUFFIXES)}}}"

@@ -23,7 +23,7 @@ import pandas as pd
 from PIL import Image
 
 from leukoflow.core.errors import DatasetError
-from leukoflow.core.io import read_rgb
+from leukoflow.core.io import read_rgb, read_tsv
 
 CROP_KINDS = {1: ("lymphoblast",), 0: ("lymphocyte", "neutrophil")}  # label -> kinds a crop may centre
 CROP_NOISE_SIGMA = 2.0
@@ -62,7 +62,7 @@ def slide_cells(slides_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Path], 
     truth_path = slides_dir / "truth.tsv"
     if not truth_path.is_file():
         raise DatasetError(truth_path, "no ALL-IDB1 truth to cut ALL-IDB2 crops from (is it a synthetic ALL-IDB1?)")
-    cells = pd.read_csv(truth_path, sep="\t", dtype={"image_id": str})
+    cells = read_tsv(truth_path, text_columns=("image_id",))
     missing = [c for c in ("image_id", "x", "y", "kind") if c not in cells.columns]
     if missing:
         raise DatasetError(truth_path, f"missing columns {missing}")

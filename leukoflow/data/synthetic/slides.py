@@ -121,13 +121,14 @@ def render_smear(
     diameter (pixels), the truth of the scale estimate."""
     white = rng.uniform(*WHITE_DIAMETER) * magnification
     cells = plan_slide(rng, height, width, has_blasts, white)
+    stain = sample_stain(rng)  # before the red-cell size: the order of draws is the slides' identity
     red = white * rng.uniform(*RED_TO_WHITE)
     field = render_field(
         rng,
         height,
         width,
         cells,
-        stain=sample_stain(rng),
+        stain=stain,
         red_cell_diameter=red,
         platelets_per_megapixel=rng.uniform(5.0, 30.0),
     )

@@ -24,6 +24,7 @@ from PIL import Image
 
 from leukoflow.core.errors import ConfigError
 from leukoflow.core.io import write_table_atomic
+from leukoflow.data.datasets import DATASETS
 from leukoflow.data.synthetic.cells import BLAST_KINDS
 from leukoflow.data.synthetic.field import render_crop, render_segmented_cell
 from leukoflow.data.synthetic.slide_crops import cut_planned_crops, plan_slide_crops, slide_cells
@@ -45,7 +46,7 @@ ALLIDB2_ODD_SIZES = {
     (251, 0): (232, 257),
 }
 HEALTHY_MIX = (("lymphocyte", 0.7), ("neutrophil", 0.3))  # white cells of healthy ALL-IDB2 crops
-UKM_CLASSES = ("neutrophil", "promyelocyte", "lymphoblast")  # label order of the manifest
+UKM_CLASSES = DATASETS["ukm"].classes  # label order of the manifest
 CNMC_FOLDS = 3
 CNMC_PRELIM_DIR = "C-NMC_test_prelim_phase_data"
 CNMC_PRELIM_CSV = "C-NMC_test_prelim_phase_data_labels.csv"

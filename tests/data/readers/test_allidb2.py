@@ -55,9 +55,21 @@ def test_greyscale_and_rgba_tiffs_become_rgb_sizes(tmp_path, caplog):
     assert list(zip(manifest["width"], manifest["height"])) == [(7, 10), (8, 9)]
     # The greyscale crop is used, but not without a word naming it.
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert [m for m in warnings if "greyscale" in m] == [
+    assert [m for m in warnings if "greyscale image" in m] == [
         f"{tmp_path / 'Im001_1.tif'}: greyscale image (one channel) converted to RGB by repeating its channel"
     ]
+    # ...and neither is the RGBA crop, whose alpha channel is dropped, when the manifest is built.
+    assert [m for m in warnings if "alpha channel" in m] == [
+        f"{tmp_path / 'Im002_1.tif'}: alpha channel dropped (the image is read as RGB; transparency is ignored)"
+    ]
+
+
+def test_an_oversized_crop_is_named_when_the_manifest_is_built(tmp_path, caplog):
+    tifffile.imwrite(tmp_path / "Im003_1.tif", np.zeros((300, 257, 3), np.uint8))
+    tifffile.imwrite(tmp_path / "Im004_1.tif", np.zeros((257, 257, 3), np.uint8))
+    scan("allidb2", tmp_path)
+    warnings = [r.getMessage() for r in caplog.records if "larger than the 257x257" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{tmp_path / 'Im003_1.tif'}: 257x300 crop")
 
 
 def _bad_name(root: Path) -> Path:

@@ -1,14 +1,13 @@
 """Rule allidb1_panels: every slide's small images, patches and verdicts -> one panel per slide."""
 
-import pandas as pd
-
 from leukoflow.allidb1.panels import run_panels
+from leukoflow.core.io import read_tsv
 from leukoflow.data.manifest import read_manifest, read_source
 from leukoflow.runtime import job
 
 
 def main(smk, log):
-    truth = pd.read_csv(smk.input.truth[0], sep="\t", dtype={"image_id": str}) if smk.input.truth else None
+    truth = read_tsv(smk.input.truth[0], text_columns=("image_id",)) if smk.input.truth else None
     slides = list(smk.params.slides)
     run_panels(
         manifest=read_manifest(smk.input.manifest),

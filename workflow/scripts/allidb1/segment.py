@@ -1,14 +1,13 @@
 """Rule allidb1_segment: heatmaps + eosin -> masks, centroids and the heatmaps' localisation."""
 
-import pandas as pd
-
 from leukoflow.allidb1.stages import run_segments
+from leukoflow.core.io import read_tsv
 from leukoflow.data.manifest import read_manifest
 from leukoflow.runtime import job
 
 
 def main(smk, log):
-    truth = pd.read_csv(smk.input.truth[0], sep="\t", dtype={"image_id": str}) if smk.input.truth else None
+    truth = read_tsv(smk.input.truth[0], text_columns=("image_id",)) if smk.input.truth else None
     run_segments(
         manifest=read_manifest(smk.input.manifest),
         slides=list(smk.params.slides),
