@@ -56,7 +56,7 @@ def frozen_maps(
     from leukoflow.runtime.progress import Progress
 
     scale, shift = normalisation_constants(device, normalisation)
-    # Channels-last: 1.5-2x faster for these convolutions on CPU too (benchmarks/bench_train.py).
+    # Channels-last: 1.8x faster for EfficientNet-Lite0 on CPU too (benchmarks/bench_layouts.py).
     prefix = nn.Sequential(*stages).eval().to(device, memory_format=torch.channels_last)
     progress = Progress("frozen-feature pass", len(images), log, unit="images")
     outputs = []
