@@ -21,12 +21,25 @@ RENAMED_KEYS = {
 }
 """Top-level keys of leukoflow 0.1 and where they live now."""
 
+MOVED_KEYS = {
+    ("cnmc", "crop", "threshold"): "cnmc.ours.threshold (cnmc.as_published runs the paper's otsu)",
+    ("cnmc", "backbones", "backbone"): "cnmc.ours.backbone (cnmc.as_published runs the paper's inception_resnet_v2)",
+    ("ukm", "classifier", "input_size"): "ukm.ours.input_size (ukm.as_published runs the paper's 224)",
+}
+"""Keys that became method switches (leukoflow 0.3) and where they live now."""
+
 
 def check_renamed_keys(config: dict) -> None:
-    """Name the new place of a 0.1 key before the schema rejects it as unknown."""
+    """Name the new place of an old key before the schema rejects it as unknown."""
     for old, new in RENAMED_KEYS.items():
         if old in config:
             raise ConfigError(f"{old}: this section moved to `{new}` (leukoflow 0.2); move its keys there")
+    for path, new in MOVED_KEYS.items():
+        section = config
+        for key in path[:-1]:
+            section = section.get(key) if isinstance(section, dict) else None
+        if isinstance(section, dict) and path[-1] in section:
+            raise ConfigError(f"{'.'.join(path)}: this key moved to {new}")
 
 
 def dataset_settings(config: dict, dataset: str) -> dict:
@@ -161,11 +174,19 @@ def filter_model(config: dict) -> tuple[str, int]:
     return protocol, fold
 
 
+HOLDOUT_FOLD = 0
+"""The UKM-WBC U-Net "fold" of the paper's 70/30 hold-out: trained on the classifier's training
+images, scored on its test images."""
+
+
 def ukm_unet_runs(config: dict) -> list[tuple[str, int]]:
-    """(loss, fold) of every UKM-WBC U-Net: the main loss on folds 1..k, then the comparison loss
-    (`ukm.unet.compare_loss`, none to skip) on `compare_fold`."""
+    """(loss, fold) of every UKM-WBC U-Net: the main loss on folds 1..k, on the 70/30 hold-out
+    (`HOLDOUT_FOLD`, with `ukm.unet.holdout`), then the comparison loss (`ukm.unet.compare_loss`,
+    none to skip) on `compare_fold`."""
     unet = config["ukm"]["unet"]
     runs = [(unet["loss"], fold) for fold in range(1, unet["folds"] + 1)]
+    if unet.get("holdout", True):
+        runs.append((unet["loss"], HOLDOUT_FOLD))
     compare = unet["compare_loss"]
     if compare in (None, "none", unet["loss"]):
         return runs

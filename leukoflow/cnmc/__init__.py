@@ -10,6 +10,7 @@ One module per rule, plus the pieces they share; docs/cnmc.md describes the meth
   predict         cnmc_predict: the most confident model per cell (no Lightning)
   tables          cnmc_tables: Table 1 per model with subject-bootstrap CIs, per-subject accuracy
   figures         the crop contact sheet and the learning curves
-  paper           the published values
+  methods         as published beside ours: the switches, their paper values, the deviations
+  paper           the published values (and, labelled, values from other sources)
   report_section  the report's C-NMC section
 """

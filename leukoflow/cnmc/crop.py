@@ -5,12 +5,13 @@ C-NMC cells are segmented and lie alone on a black background, often small in a 
 the crop makes the cell fill the network input. Every crop of a run is stored in ONE uint8
 tensor file (`write_crops`), so training and prediction never decode an image again.
 
-Our choices where the paper is silent or does not work as written:
-- threshold "background" (default): a C-NMC frame holds three intensity classes, black
-  background, dark nucleus and pale cytoplasm, and one Otsu threshold falls between nucleus and
-  cytoplasm (on every synthetic cell; `threshold: otsu` keeps the paper's single threshold, which
-  then cuts off a nucleus that reaches the cell's edge). The lower of the two thresholds of a
-  three-class Otsu (`threshold_multiotsu`) separates the background from the whole cell.
+Our choices where the paper is silent, and one where we depart from it (method `ours`,
+`leukoflow/cnmc/methods.py`; `as_published` keeps the paper's):
+- threshold "background" (ours): our synthetic frames hold three intensity classes, black
+  background, dark nucleus and pale cytoplasm, and there one Otsu threshold falls between nucleus
+  and cytoplasm, which can cut off a nucleus that reaches the cell's edge; the lower of the two
+  thresholds of a three-class Otsu (`threshold_multiotsu`) separates the background from the
+  whole cell. Evidence from synthetic cells only; "otsu" is the paper's single threshold.
 - the largest connected region after the erosion is the cell (specks of stray foreground would
   otherwise stretch the hull);
 - the hull's box is grown back by the erosion radius and by `margin` on each side; parts of the
@@ -259,6 +260,7 @@ def crop_stage(
     index["box_top"] = [b.top for b in boxes]
     index["box_left"] = [b.left for b in boxes]
     index["box_side"] = [b.side for b in boxes]
+    index["threshold"] = settings.threshold  # which rule cut this crop (the methods differ by it)
     write_crops(crops_out, images, index)
     write_table_atomic(index, index_out)
 

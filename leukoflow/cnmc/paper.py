@@ -1,4 +1,5 @@
-"""Published values that the C-NMC table prints beside its own numbers."""
+"""Values the C-NMC table prints beside its own numbers: the paper's, and, labelled with their
+source, a few from the challenge and the data release that the paper does not give."""
 
 SOURCE = (
     "Liu & Long 2019, Acute lymphoblastic leukemia cells image analysis with deep bagging ensemble "
@@ -18,17 +19,18 @@ TABLE1 = {
 
 FINAL_TEST = {
     "weighted_f1": 0.876,
-    "note": "final test (2,586 cells, labels not public): weighted F1 0.876",
+    "note": "final test: weighted F1 0.876 (the paper)",
+    "cells_note": "2,586 final-test cells, labels not public (the C-NMC 2019 data release, not the paper)",
     "winner_weighted_f1": 0.9104,
-    "winner_note": "the challenge winner reached weighted F1 0.9104 on the final test",
+    "winner_note": "the challenge winner reached weighted F1 0.9104 on the final test (the challenge leaderboard, not the paper)",
 }
 
 SUBJECT_COUNTS = {
     "paper": {"training": 76, "prelim_test": 30},
     "released": {"training": 73, "prelim_test": 28},
     "note": (
-        "The paper counts 76 training and 30 preliminary-test subjects; the released data holds 73 "
-        "and 28 (10,661 training cells, 1,867 preliminary-test cells). Our subject counts are those "
-        "of the data this run read."
+        "The paper counts 76 training and 30 preliminary-test subjects; the released data (TCIA's C-NMC 2019 "
+        "listing, not the paper) holds 73 and 28 (10,661 training cells, 1,867 preliminary-test cells). Our "
+        "subject counts are those of the data this run read."
     ),
 }

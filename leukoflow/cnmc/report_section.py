@@ -2,8 +2,11 @@
 alone), per-subject accuracy, confusion matrix and ROC, learning curves, and the contact sheet
 of cells before and after the convex-hull crop.
 
-Input keys (all optional): cnmc_table, cnmc_subjects, cnmc_split, cnmc_predictions,
-cnmc_curves, cnmc_crop_sheet, cnmc_unlabelled.
+One block per method (as published, ours: `cnmc.methods`), each with its deviations from the
+paper, and a side-by-side table of the methods' weighted F1 first.
+
+Input keys (all optional), each suffixed by the method (`cnmc_table_ours`, ...): cnmc_table,
+cnmc_subjects, cnmc_split, cnmc_predictions, cnmc_curves, cnmc_crop_sheet, cnmc_unlabelled.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from leukoflow.cnmc.methods import DEVIATIONS, METHOD_TITLES, METHODS
 from leukoflow.cnmc.paper import FINAL_TEST, SUBJECT_COUNTS, TABLE1
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.io import read_tsv, write_text_atomic
@@ -22,6 +26,7 @@ from leukoflow.report.framework import (
     ReportContext,
     ReportInputs,
     SectionSpec,
+    deviation_block,
     metric_table,
     plain_value,
     read_table,
@@ -41,12 +46,13 @@ CLASS_NAMES = DATASETS["cnmc"].classes  # ("HEM", "ALL")
 METRICS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"))
 MODEL_TITLES = {"ensemble": "ensemble", "A": "model-A", "B": "model-B", "combined": "combined"}
 TABLE_COLUMNS = ["model", "class", "support", *(m for m, _ in METRICS)]
+KEYS = ("table", "subjects", "split", "predictions", "curves", "crop_sheet", "unlabelled")
 
 
-def read_split(inputs: ReportInputs) -> dict:
-    if not inputs.has("cnmc_split"):
+def read_split(inputs: ReportInputs, method: str) -> dict:
+    if not inputs.has(f"cnmc_split_{method}"):
         return {}
-    path = inputs.one("cnmc_split")
+    path = inputs.one(f"cnmc_split_{method}")
     try:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
@@ -84,32 +90,52 @@ def evaluation_notes(table: pd.DataFrame | None, split: dict) -> list[str]:
                 "warning",
             )
         )
-    parts.append(
-        paragraph(
-            f"Paper values: {TABLE1['source']}, {TABLE1['evaluation']}; {FINAL_TEST['note']}; "
-            f"{FINAL_TEST['winner_note']}. {SUBJECT_COUNTS['note']}",
-            "note",
-        )
-    )
     return parts
 
 
-def table_blocks(table: pd.DataFrame, tag: str) -> str:
+def paper_note() -> str:
+    return paragraph(
+        f"Paper values: {TABLE1['source']}, {TABLE1['evaluation']}; {FINAL_TEST['note']}. Beside them, from other "
+        f"sources: {FINAL_TEST['cells_note']}; {FINAL_TEST['winner_note']}. {SUBJECT_COUNTS['note']}",
+        "note",
+    )
+
+
+def methods_block(tables: dict[str, pd.DataFrame], tag: str) -> str:
+    """Weighted precision, recall and F1 of every model under each method, side by side."""
+    header = ["Model", *(f"{METHOD_TITLES[m]}: weighted {t}" for m in tables for _, t in METRICS)]
+    rows = []
+    for name in MODEL_TITLES.values():
+        row = [name]
+        for table in tables.values():
+            weighted = table[(table["model"] == name) & (table["class"] == "weighted avg")]
+            row += [f"{float(weighted[m].iloc[0]):.3f}" if len(weighted) else "" for m, _ in METRICS]
+        rows.append(row)
+    return html_table(
+        header,
+        rows,
+        table_id="cnmc-methods",
+        caption=f"The methods side by side{tag}: weighted averages over HEM and ALL of each model.",
+    )
+
+
+def table_blocks(table: pd.DataFrame, tag: str, method: str) -> str:
     """The ensemble beside the paper (Table 1's layout), then every model alone."""
     ensemble = table[table["model"] == "ensemble"]
     html = metric_table(
         ensemble,
-        table_id="cnmc-table1",
+        table_id=f"cnmc-table1-{method}",
         columns=[("class", "Class"), ("support", "Support")],
         metrics=METRICS,
         row_css=["pooled" if c == "weighted avg" else "" for c in ensemble["class"]],
-        caption=f"Table 1 (ensemble: the most confident of model-A, model-B and the combined model){tag}; "
+        caption=f"Table 1, {METHOD_TITLES[method].lower()} (ensemble: the most confident of model-A, model-B "
+        f"and the combined model){tag}; "
         "95% CIs from a bootstrap over subjects; under each value, in grey, the paper's.",
     )
     models = table.drop(columns=[c for c in table.columns if c.startswith("paper_")])
     html += metric_table(
         models,
-        table_id="cnmc-models",
+        table_id=f"cnmc-models-{method}",
         columns=[("model", "Model"), ("class", "Class"), ("support", "Support")],
         metrics=METRICS,
         row_css=["pooled" if c == "weighted avg" else "" for c in models["class"]],
@@ -118,7 +144,7 @@ def table_blocks(table: pd.DataFrame, tag: str) -> str:
     return html
 
 
-def subject_block(subjects: pd.DataFrame, tag: str) -> str:
+def subject_block(subjects: pd.DataFrame, tag: str, method: str) -> str:
     header = ["Subject", "Class", "Cells", *(f"{t} accuracy %" for t in MODEL_TITLES.values()), "Ensemble: ALL calls %"]
     rows = [
         [
@@ -130,17 +156,23 @@ def subject_block(subjects: pd.DataFrame, tag: str) -> str:
         ]
         for _, r in subjects.iterrows()
     ]
-    return html_table(header, rows, table_id="cnmc-subjects", caption=f"Accuracy per evaluation subject{tag}.")
+    return html_table(
+        header,
+        rows,
+        table_id=f"cnmc-subjects-{method}",
+        caption=f"Accuracy per evaluation subject, {METHOD_TITLES[method].lower()}{tag}.",
+    )
 
 
-def prediction_figure(path: str, tag: str) -> str:
+def prediction_figure(path: str, tag: str, method: str) -> str:
     predictions = read_tsv(path)
     missing = [c for c in ("label", "pred_ensemble", *(f"prob_all_{m}" for m in MODEL_TITLES)) if c not in predictions]
     if missing:
         raise DatasetError(path, f"missing columns {missing}")
     labels = predictions["label"].to_numpy()
     curves = {title: RocCurve(labels, predictions[f"prob_all_{m}"].to_numpy()) for m, title in MODEL_TITLES.items()}
-    result = classifier_figure(labels, predictions["pred_ensemble"], CLASS_NAMES, curves, f"C-NMC ensemble{tag}")
+    title = f"C-NMC ensemble, {METHOD_TITLES[method].lower()}{tag}"
+    result = classifier_figure(labels, predictions["pred_ensemble"], CLASS_NAMES, curves, title)
     aucs = "; ".join(f"{n} AUC " + ("undefined" if a is None else f"{a:.3f}") for n, a in result.aucs.items())
     chosen = predictions["chosen_model"].value_counts() if "chosen_model" in predictions else pd.Series(dtype=int)
     choice = ", ".join(f"{MODEL_TITLES.get(m, m)} {n}" for m, n in chosen.items())
@@ -152,57 +184,88 @@ def prediction_figure(path: str, tag: str) -> str:
     )
 
 
-def render_cnmc(inputs: ReportInputs, context: ReportContext) -> list[Section]:
-    keys = [key for key in inputs.paths if key.startswith("cnmc_") and inputs.has(key)]
-    if not keys:
-        return []
-    tag = synthetic_tag(context, "cnmc")
-    table = read_table(inputs.one("cnmc_table"), TABLE_COLUMNS) if inputs.has("cnmc_table") else None
-    parts = [context.banner("cnmc"), *evaluation_notes(table, read_split(inputs))]
-    subsections = []
+def methods_in(inputs: ReportInputs) -> list[str]:
+    return [m for m in METHODS if any(inputs.has(f"cnmc_{key}_{m}") for key in KEYS)]
+
+
+def method_block(inputs: ReportInputs, method: str, tag: str) -> tuple[str, pd.DataFrame | None]:
+    """One method's deviations, evaluation, tables and figures."""
+
+    def key(name: str) -> str:
+        return f"cnmc_{name}_{method}"
+
+    table = read_table(inputs.one(key("table")), TABLE_COLUMNS) if inputs.has(key("table")) else None
+    parts = [f"<h3 id='cnmc-{method}'>{METHOD_TITLES[method]}</h3>"]
     if table is not None:
-        parts.append("<h3 id='cnmc-table'>Table 1</h3>" + table_blocks(table, tag))
-        subsections.append(("cnmc-table", "Table 1"))
-    if inputs.has("cnmc_subjects"):
-        parts.append(subject_block(read_table(inputs.one("cnmc_subjects"), ["subject", "n_cells"]), tag))
+        parts.append(deviation_block(table, method, DEVIATIONS, "cnmc.ours"))
+    parts += evaluation_notes(table, read_split(inputs, method))
+    if table is not None:
+        parts.append(table_blocks(table, tag, method))
+    if inputs.has(key("subjects")):
+        parts.append(subject_block(read_table(inputs.one(key("subjects")), ["subject", "n_cells"]), tag, method))
+    title = METHOD_TITLES[method].lower()
     figures = []
-    if inputs.has("cnmc_predictions"):
-        figures.append(prediction_figure(inputs.one("cnmc_predictions"), tag))
+    if inputs.has(key("predictions")):
+        figures.append(prediction_figure(inputs.one(key("predictions")), tag, method))
     figures.append(
         inputs.figure(
-            "cnmc_curves",
-            "C-NMC learning curves",
-            "Learning curves of model-A, model-B (stage 1) and the combined model (stage 2, class-weighted "
+            key("curves"),
+            f"C-NMC learning curves, {title}",
+            f"Learning curves ({title}) of model-A, model-B (stage 1) and the combined model (stage 2, class-weighted "
             "loss): training solid, validation dashed.",
         )
     )
     figures.append(
         inputs.figure(
-            "cnmc_crop_sheet",
-            "C-NMC crops",
-            "Cells before (top, with the crop box) and after (bottom) the convex-hull crop.",
+            key("crop_sheet"),
+            f"C-NMC crops, {title}",
+            f"Cells before (top, with the crop box) and after (bottom) the convex-hull crop ({title}).",
         )
     )
-    if any(figures):
-        parts.append("<h3 id='cnmc-figures'>Figures</h3>" + "".join(figures))
-        subsections.append(("cnmc-figures", "Figures"))
-    if inputs.has("cnmc_unlabelled"):
-        unlabelled = pd.read_csv(inputs.one("cnmc_unlabelled"), sep="\t")
+    parts += [f for f in figures if f]
+    if inputs.has(key("unlabelled")):
+        unlabelled = pd.read_csv(inputs.one(key("unlabelled")), sep="\t")
         parts.append(
             paragraph(
                 f"{len(unlabelled)} unlabelled final-phase images predicted, never scored: "
-                f"{Path(inputs.one('cnmc_unlabelled')).name} (one row per image).",
+                f"{Path(inputs.one(key('unlabelled'))).name} (one row per image).",
                 "note",
             )
         )
+    return "".join(parts), table
+
+
+def render_cnmc(inputs: ReportInputs, context: ReportContext) -> list[Section]:
+    methods = methods_in(inputs)
+    if not methods:
+        return []
+    tag = synthetic_tag(context, "cnmc")
+    blocks = {method: method_block(inputs, method, tag) for method in methods}
+    tables = {method: table for method, (_, table) in blocks.items() if table is not None}
+    parts = [context.banner("cnmc"), paper_note()]
+    subsections = []
+    if tables:
+        parts.append("<h3 id='cnmc-side-by-side'>Methods side by side</h3>" + methods_block(tables, tag))
+        subsections.append(("cnmc-side-by-side", "Methods side by side"))
+    for method, (html, _) in blocks.items():
+        parts.append(html)
+        subsections.append((f"cnmc-{method}", METHOD_TITLES[method]))
     return [Section("cnmc", "C-NMC 2019: Liu & Long Table 1", "".join(parts), subsections)]
 
 
-def write_table_page(table_path: str, subjects_path: str, split_path: str, source: dict, html_out: str) -> None:
-    """A stand-alone page with the table and per-subject accuracy (for Snakemake's own report)."""
-    inputs = ReportInputs({"cnmc_table": table_path, "cnmc_subjects": subjects_path, "cnmc_split": split_path})
+def write_table_page(
+    table_path: str, subjects_path: str, split_path: str, source: dict, html_out: str, method: str
+) -> None:
+    """A stand-alone page with one method's table and per-subject accuracy (for Snakemake's own report)."""
+    inputs = ReportInputs(
+        {
+            f"cnmc_table_{method}": table_path,
+            f"cnmc_subjects_{method}": subjects_path,
+            f"cnmc_split_{method}": split_path,
+        }
+    )
     sections = render_cnmc(inputs, ReportContext(sources={"cnmc": source}))
-    write_text_atomic(html_out, page("C-NMC 2019: Liu & Long Table 1", "", sections))
+    write_text_atomic(html_out, page(f"C-NMC 2019: Liu & Long Table 1, {METHOD_TITLES[method].lower()}", "", sections))
 
 
 SECTIONS = [SectionSpec(("cnmc_",), render_cnmc)]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from leukoflow.cnmc.figures import learning_curves
+from leukoflow.cnmc.methods import METHOD_TITLES
 from leukoflow.cnmc.paper import TABLE1
 from leukoflow.core.io import read_tsv, write_table_atomic
 from leukoflow.core.metrics import multiclass_report
@@ -42,17 +43,30 @@ def model_rows(predictions: pd.DataFrame, column: str, n_boot: int, seed: int) -
     return report.set_index("class").loc[list(TABLE_CLASSES)].reset_index()
 
 
-def build_table(predictions: pd.DataFrame, split: dict, n_boot: int = 1000, seed: int = 0, paper: dict = TABLE1):
-    """Every model's block of rows, with the run's evaluation set and the paper's values."""
+def build_table(
+    predictions: pd.DataFrame,
+    split: dict,
+    n_boot: int = 1000,
+    seed: int = 0,
+    paper: dict = TABLE1,
+    method: str = "ours",
+    deviations: Sequence[Sequence[str]] = (),
+):
+    """Every model's block of rows, with the run's method, evaluation set and the paper's values.
+
+    `deviations` are the method's (switch, value, ...) departures from the paper
+    (`cnmc.methods.deviations`): column `deviations` holds them as "switch=value; ..." ("" for
+    none), so a table says by itself how far from the paper it is."""
     blocks = []
     for column, name in MODELS.items():
         rows = model_rows(predictions, column, n_boot, seed)
         rows.insert(0, "model", name)
         blocks.append(rows)
     table = pd.concat(blocks, ignore_index=True)
-    table.insert(0, "evaluation", split["evaluation"])
-    table.insert(1, "protocol", split["protocol"])
-    table.insert(2, "leaky", bool(split["leaky"]))
+    table.insert(0, "method", method)
+    table.insert(1, "evaluation", split["evaluation"])
+    table.insert(2, "protocol", split["protocol"])
+    table.insert(3, "leaky", bool(split["leaky"]))
     table["n_subjects"] = int(predictions["source_id"].nunique())
     for position, metric in enumerate((*METRICS, "support")):
         values = [
@@ -60,6 +74,7 @@ def build_table(predictions: pd.DataFrame, split: dict, n_boot: int = 1000, seed
             for _, row in table.iterrows()
         ]
         table[f"paper_{metric}"] = values
+    table["deviations"] = "; ".join(f"{item[0]}={item[1]}" for item in deviations)
     return table
 
 
@@ -86,6 +101,8 @@ def write_tables(
     source: dict,
     n_boot: int,
     seed: int,
+    method: str,
+    deviations: Sequence[Sequence[str]],
     table_out: str,
     subjects_out: str,
     curves_out: str,
@@ -93,12 +110,15 @@ def write_tables(
     """The table and per-subject accuracy (TSV) and the learning curves (PNG)."""
     predictions = read_tsv(predictions_path)
     split = json.loads(Path(split_path).read_text())
-    table = build_table(predictions, split, n_boot, seed)
+    table = build_table(predictions, split, n_boot, seed, method=method, deviations=deviations)
     table.insert(0, "data", source["source"])
     write_table_atomic(table, table_out)
     write_table_atomic(subject_table(predictions), subjects_out)
     tag = " [SYNTHETIC]" if source["source"] == "synthetic" else ""
-    learning_curves(history_paths, ["model-A", "model-B", "combined"], curves_out, f"C-NMC learning curves{tag}")
+    title = f"C-NMC learning curves, {METHOD_TITLES.get(method, method).lower()}{tag}"
+    learning_curves(history_paths, ["model-A", "model-B", "combined"], curves_out, title)
     weighted = table[table["class"] == "weighted avg"].set_index("model")["f1"]
-    log.info("weighted F1 on %s: %s", split["evaluation"], ", ".join(f"{m} {v:.4f}" for m, v in weighted.items()))
+    log.info(
+        "%s: weighted F1 on %s: %s", method, split["evaluation"], ", ".join(f"{m} {v:.4f}" for m, v in weighted.items())
+    )
     return table

@@ -68,15 +68,32 @@ def load_cells(crops_path: str, subsets_path: str) -> tuple[torch.Tensor, pd.Dat
 
 
 def subset_tensors(
-    images: torch.Tensor, table: pd.DataFrame, column: str, settings: AugmentSettings, seed: int, device
+    images: torch.Tensor,
+    table: pd.DataFrame,
+    column: str,
+    settings: AugmentSettings,
+    seed: int,
+    device,
+    shared_seed: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Originals of a subset followed by augmented copies of the cells marked for them."""
+    """Originals of a subset, then augmented copies of the cells marked `augmented`, then those
+    of the cells marked `both`.
+
+    The `both` cells are the HEM part, which the paper puts into sets A and B alike ("the same
+    HEM"): their copies come from `shared_seed` (the same for both models), so A and B hold the
+    same augmented HEM images; the ALL copies of the other half come from the model's `seed`.
+    """
     how = table[column]
     labels = torch.tensor(table["label"].to_numpy(), dtype=torch.int64)
     original = torch.tensor(how.isin([ORIGINAL, BOTH]).to_numpy())
-    copied = torch.tensor(how.isin([AUGMENTED, BOTH]).to_numpy())
-    copies = augment(images[copied], settings, seed, device)
-    return torch.cat([images[original], copies]), torch.cat([labels[original], labels[copied]])
+    own = torch.tensor((how == AUGMENTED).to_numpy())
+    shared = torch.tensor((how == BOTH).to_numpy())
+    own_copies = augment(images[own], settings, seed, device)
+    shared_copies = augment(images[shared], settings, seed if shared_seed is None else shared_seed, device)
+    return (
+        torch.cat([images[original], own_copies, shared_copies]),
+        torch.cat([labels[original], labels[own], labels[shared]]),
+    )
 
 
 def role_tensors(images: torch.Tensor, table: pd.DataFrame, role: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,9 +127,10 @@ def train_backbone(
     cfg = train_config(backbones, compute, threads)
     device = job_device(cfg.accelerator, cfg.allow_cpu_fallback)
     seed = backbones["seed"] + MODELS.index(model)
-    train_x, train_y = subset_tensors(
-        images, table, f"set_{model.lower()}", AugmentSettings.from_config(augment_settings), seed, device
-    )
+    # The HEM copies from one seed for both models (the paper's "same HEM"): our choice of value.
+    shared_seed = backbones["seed"] + len(MODELS)
+    settings = AugmentSettings.from_config(augment_settings)
+    train_x, train_y = subset_tensors(images, table, f"set_{model.lower()}", settings, seed, device, shared_seed)
     val_x, val_y = role_tensors(images, table, "val")
     log_counts(f"training set {model}", train_y)
     log_counts("validation", val_y)

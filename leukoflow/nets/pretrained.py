@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # torchvision's AlexNet ImageNet weights; "7be5be79" is the start of the file's sha256.
 ALEXNET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
+# timm's port of the TensorFlow Inception-ResNet-v2 ImageNet weights (the C-NMC paper's network).
+INCEPTION_RESNET_V2_URL = (
+    "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/inception_resnet_v2-940b1cd6.pth"
+)
 
 # torchvision / torch.hub naming convention: <name>-<first hex digits of sha256>.pth
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.pth?$")
@@ -43,13 +47,15 @@ def load_pretrained_features(spec: str | Path | None, cache_dir: str | Path) -> 
         log.warning("pretrained: none -> the AlexNet convolutional layers start from RANDOM initialisation")
         return None
     if isinstance(spec, str) and spec.strip().lower() == "imagenet":
-        return _load_imagenet(Path(cache_dir))
+        return load_imagenet(Path(cache_dir), "alexnet")
     return load_state_dict_file(Path(spec).expanduser())
 
 
-def _load_imagenet(cache_dir: Path) -> dict[str, torch.Tensor]:
+def load_imagenet(cache_dir: Path, network: str = "alexnet") -> dict[str, torch.Tensor]:
+    """The published ImageNet weights of `network` ("alexnet" or "inception_resnet_v2"): the copy
+    in `cache_dir` when there (hash-checked), otherwise downloaded into it (hash-checked)."""
     # Read the URL at call time (not as a default argument) so tests can point it elsewhere.
-    url = ALEXNET_URL
+    url = {"alexnet": ALEXNET_URL, "inception_resnet_v2": INCEPTION_RESNET_V2_URL}[network]
     file_name = Path(urlparse(url).path).name
     cached = cache_dir / file_name
     if cached.exists():
@@ -69,7 +75,7 @@ def _load_imagenet(cache_dir: Path) -> dict[str, torch.Tensor]:
         )
     except Exception as exc:  # URLError, socket errors, hash mismatch (RuntimeError), ...
         raise ConfigError(
-            f"pretrained: imagenet: could not fetch the AlexNet weights ({type(exc).__name__}: {exc}). "
+            f"pretrained: imagenet: could not fetch the {network} weights ({type(exc).__name__}: {exc}). "
             f"Download {url} on a machine with internet and either put it, keeping its file name, at "
             f"{cached}, or set `pretrained: <path to the .pth file>` in the config; "
             f"or set `pretrained: none` to train from random initialisation."

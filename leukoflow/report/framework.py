@@ -28,6 +28,7 @@ from leukoflow.report.html import (
     html_table,
     image_file_uri,
     is_missing,
+    paragraph,
 )
 from leukoflow.report.provenance import Provenance
 
@@ -154,6 +155,27 @@ def confusion_cells(table: pd.DataFrame) -> list[Cell]:
     else:
         paper = pd.Series("", index=table.index)
     return [Cell(o, note=p) for o, p in zip(ours, paper)]
+
+
+def deviation_block(table: pd.DataFrame, method: str, reasons: Mapping[str, str], switches_key: str) -> str:
+    """A method's departures from its paper, read from its table's `deviations` column
+    ("switch=value; ..."), each with its reason from `reasons`; `switches_key` names the config
+    section of our switches (e.g. "cnmc.ours")."""
+    from html import escape
+
+    text = str(table["deviations"].iloc[0]) if "deviations" in table and len(table) else ""
+    items = [item.split("=", 1) for item in text.split("; ") if "=" in item]
+    if not items:
+        return paragraph("Every switch at the paper's value.", "note")
+    lead = (
+        "Replaced in this run's as-published method, because the paper's value cannot run here:"
+        if method == "as_published"
+        else f"Departures from the paper (each one switch of `{switches_key}`):"
+    )
+    lines = "".join(
+        f"<li><code>{escape(key)}: {escape(value)}</code>: {escape(reasons.get(key, ''))}</li>" for key, value in items
+    )
+    return f"<p class='note'>{escape(lead)}</p><ul class='deviations'>{lines}</ul>"
 
 
 def synthetic_tag(context: ReportContext, dataset: str) -> str:

@@ -36,25 +36,27 @@ def headline_rows(inputs: ReportInputs, context: ReportContext) -> list[tuple]:
             method = str(row.get("method", "")).replace("_", " ")
             result = f"Table II accuracy %{', ' + method if method else ''}"
             rows.append(_headline("allidb1", result, row, "accuracy", "paper_accuracy", context))
-    if inputs.has("cnmc_table"):
-        table = read_tsv(inputs.one("cnmc_table"))
+    for key in [key for key in inputs.paths if key.startswith("cnmc_table_") and inputs.has(key)]:
+        table = read_tsv(inputs.one(key))
         weighted = table[(table["class"] == "weighted avg") & (table["model"] == "ensemble")]
         for row in weighted.to_dict("records"):
-            result = f"weighted F1 %, ensemble, {row['protocol']} split"
+            method = str(row.get("method", key.removeprefix("cnmc_table_"))).replace("_", " ")
+            result = f"weighted F1 %, ensemble, {method}, {row['protocol']} split"
             rows.append(_headline("cnmc", result, row, "f1", "paper_f1", context))
     if inputs.has("ukm_segmentation"):
         table = read_tsv(inputs.one("ukm_segmentation"), text_columns=("fold",))
-        main = table[table["fold"] == "all"] if (table["fold"] == "all").any() else table
+        # The row scored as the paper scores (its 70/30 hold-out) when it ran, else the pooled folds.
+        main = next((table[table["fold"] == f] for f in ("holdout", "all") if (table["fold"] == f).any()), table)
         if "mask" in main.columns and (main["mask"] == "opened").any():
             main = main[main["mask"] == "opened"]  # the paper's output: after the 5x5 opening
         rows.append(_headline("ukm", "nucleus Dice %", main.iloc[0], "dice", "paper_dice", context))
     if inputs.has("ukm_classification"):
         table = read_tsv(inputs.one("ukm_classification"), text_columns=("class",))
-        accuracy = table[table["class"] == "accuracy"]
-        if len(accuracy):
-            # the accuracy row carries the accuracy in its f1 columns (sklearn's report layout)
-            row = accuracy.iloc[0]
-            rows.append(_headline("ukm", "classification accuracy %", row, "f1", "paper_accuracy", context))
+        # the accuracy row carries the accuracy in its f1 columns (sklearn's report layout)
+        for row in table[table["class"] == "accuracy"].to_dict("records"):
+            method = str(row.get("method", "")).replace("_", " ")
+            result = f"classification accuracy %{', ' + method if method else ''}"
+            rows.append(_headline("ukm", result, row, "f1", "paper_accuracy", context))
     if inputs.has("screen_images"):
         images = read_tsv(inputs.one("screen_images"), text_columns=("image",))
         counts = images["verdict"].value_counts()

@@ -193,13 +193,17 @@ class ClassifierSystem(System):
         return F.nll_loss(outputs, targets, weight=weight)
 
     def batch_stats(self, outputs, targets, loss):
-        n = targets.shape[0]
+        # The weighted NLL of an epoch is sum(w_y * nll) / sum(w_y) over all its samples; the
+        # batch loss is already divided by its own sum(w_y), so `loss * n` summed over batches
+        # would depend on how the batches are composed. Sum numerator and denominator instead.
+        nll = -outputs.gather(1, targets.unsqueeze(1)).squeeze(1).to(loss.dtype)
+        weight = self.class_weights[targets].to(loss.dtype) if self.class_weights.numel() else torch.ones_like(nll)
         correct = (outputs.argmax(dim=1) == targets).sum().to(loss.dtype)
-        return torch.stack([loss * n, correct, loss.new_tensor(n)])
+        return torch.stack([(weight * nll).sum(), weight.sum(), correct, loss.new_tensor(targets.shape[0])])
 
     def stats_row(self, sums):
-        loss_sum, correct, n = sums
-        return (loss_sum / n, correct / n) if n else (math.nan, math.nan)
+        weighted_nll, total_weight, correct, n = sums
+        return (weighted_nll / total_weight, correct / n) if n else (math.nan, math.nan)
 
 
 class SegmenterSystem(System):

@@ -8,6 +8,8 @@ they share; docs/ukm.md describes the method, the layout and the files.
   segment         ukm_segment: out-of-fold U-Net masks, opening, components, ROI crops (no Lightning)
   tables          ukm_tables: segmentation, loss comparison and classification tables, curves
   figures         the example figure (image, masks, crops with their predicted class)
+  methods         the classifier as published beside ours: switches, deviations
+  keys            the settings each rule reads (light, for the Snakefile)
   paper           the published values
   report_section  the report's UKM-WBC section
 """

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from leukoflow.config import HOLDOUT_FOLD
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.images import resize_batch
 from leukoflow.core.io import atomic_path, read_mask, read_rgb, read_tsv, write_table_atomic
@@ -152,3 +153,10 @@ def load_preprocessed(path: str) -> dict[str, torch.Tensor]:
 
 def read_index(path: str) -> pd.DataFrame:
     return read_tsv(path, text_columns=("class_name",))
+
+
+def held_out_rows(index: pd.DataFrame, fold: int) -> np.ndarray:
+    """Boolean per index row: the images a U-Net `fold` never trains on and is scored on."""
+    if fold == HOLDOUT_FOLD:
+        return (index["classifier_split"] == "test").to_numpy()
+    return (index["unet_fold"] == fold).to_numpy()

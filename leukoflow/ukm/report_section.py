@@ -2,8 +2,12 @@
 cross-entropy comparison, the example figure, the three-class classification with its confusion
 matrix, and both networks' learning curves.
 
+The segmentation table leads with the paper's 70/30 hold-out (the row beside the paper's values),
+then our cross-validation; the classification shows each classifier method (as published, ours)
+with its deviations from the paper.
+
 Input keys (all optional): ukm_segmentation, ukm_loss_comparison, ukm_classification,
-ukm_predictions, ukm_unet_curves, ukm_classifier_curves, ukm_panel.
+ukm_predictions_<method>, ukm_unet_curves, ukm_classifier_curves, ukm_panel.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ import pandas as pd
 from leukoflow.core.io import write_text_atomic
 from leukoflow.data.datasets import DATASETS
 from leukoflow.report.figures import classifier_figure
-from leukoflow.report.framework import ReportContext, ReportInputs, SectionSpec, metric_table, read_table, synthetic_tag
+from leukoflow.report.framework import (
+    ReportContext,
+    ReportInputs,
+    SectionSpec,
+    deviation_block,
+    metric_table,
+    read_table,
+    synthetic_tag,
+)
 from leukoflow.report.html import (
     Cell,
     Section,
@@ -26,7 +38,8 @@ from leukoflow.report.html import (
     paragraph,
     png_data_uri,
 )
-from leukoflow.ukm.paper import CLASSIFICATION, CROSS_ENTROPY_NOTE, SEGMENTATION
+from leukoflow.ukm.methods import DEVIATIONS, METHOD_TITLES, METHODS
+from leukoflow.ukm.paper import CLASSIFICATION, CROSS_ENTROPY_NOTE, IMAGE_COUNT_NOTE, SEGMENTATION
 
 CLASSES = DATASETS["ukm"].classes
 SEGMENTATION_COLUMNS = (
@@ -39,19 +52,26 @@ SEGMENTATION_COLUMNS = (
 MASK_TITLES = {"opened": "after 5x5 opening", "raw": "U-Net output, before opening"}
 
 
+EVALUATION_TITLES = {"holdout": "70/30 hold-out (paper)", "cross_validation": "cross-validation (ours)"}
+
+
 def segmentation_block(table: pd.DataFrame, tag: str) -> str:
     table = table.assign(mask=[MASK_TITLES.get(m, m) for m in table["mask"]])
-    css = ["pooled" if str(fold) == "all" else "" for fold in table["fold"]]
-    opening = table["mask"].iloc[0]
+    if "evaluation" not in table:
+        table = table.assign(evaluation="cross_validation")
+    table = table.assign(evaluation=[EVALUATION_TITLES.get(e, e) for e in table["evaluation"]])
+    css = ["pooled" if str(fold) in ("all", "holdout") else "" for fold in table["fold"]]
     return metric_table(
         table,
         table_id="ukm-segmentation",
-        columns=[("fold", "Fold"), ("mask", "Mask"), ("n_images", "Test images")],
+        columns=[("evaluation", "Evaluation"), ("fold", "Fold"), ("mask", "Mask"), ("n_images", "Test images")],
         metrics=SEGMENTATION_COLUMNS,
         row_css=css,
-        caption=f"UKM-WBC nucleus segmentation{tag}: each fold's held-out images ({opening}), then pooled over "
-        "folds ('all') after and before the opening. Pixel counts pooled per fold; 95% CIs resample source images. "
-        f"Under each value of ours, in grey, the paper's ({SEGMENTATION['source']}).",
+        caption=f"UKM-WBC nucleus segmentation{tag}. First the paper's protocol: one U-Net trained on the 70% "
+        "(the classifier's training images) and scored on the 30% test images after the 5x5 opening; under its "
+        f"values, in grey, the paper's ({SEGMENTATION['source']}). Then our cross-validation: each fold's held-out "
+        "images after the opening, pooled over folds ('all') after and before it. Pixel counts pooled per row; 95% "
+        "CIs resample source images.",
     )
 
 
@@ -110,7 +130,7 @@ def comparison_block(table: pd.DataFrame, tag: str) -> str:
     return "".join(parts)
 
 
-def classification_block(table: pd.DataFrame, tag: str) -> str:
+def classification_block(table: pd.DataFrame, tag: str, method: str = "ours") -> str:
     header = ["Class", "Precision % [95% CI]", "Recall % [95% CI]", "F1 % [95% CI]", "Crops", "Class weight"]
     header += [f"predicted {name}" for name in CLASSES]
     rows, css = [], []
@@ -137,9 +157,9 @@ def classification_block(table: pd.DataFrame, tag: str) -> str:
     return html_table(
         header,
         rows,
-        table_id="ukm-classification",
+        table_id=f"ukm-classification-{method}",
         row_css=css,
-        caption=f"UKM-WBC three-class classification of ROI crops{tag}: {int(first['test_crops'])} crops of "
+        caption=f"UKM-WBC three-class classification, {METHOD_TITLES.get(method, method).lower()}{tag}: {int(first['test_crops'])} crops of "
         f"{int(first['test_images'])} test images (70/30 split by source image; "
         f"{int(first['test_images_without_crop'])} test images without a nucleus after the opening, so without a crop). "
         "95% CIs resample source images. 'accuracy per image' scores each image once, by its largest nucleus.",
@@ -170,9 +190,10 @@ def render_ukm(inputs: ReportInputs, context: ReportContext) -> list[Section]:
     parts = [
         context.banner("ukm"),
         paragraph(
-            "Grey + CLAHE, U-Net nucleus segmentation with dice loss (k folds by source image, each image segmented "
-            "by the fold that held it out), 5x5 opening, connected components, one ROI crop per nucleus shifted "
-            "inside the image, and a CNN for neutrophil / promyelocyte / lymphoblast; see docs/ukm.md.",
+            "Grey + CLAHE, U-Net nucleus segmentation with dice loss (scored on the paper's 70/30 hold-out and by "
+            "our k folds by source image; each image's crops come from the fold that held it out), 5x5 opening, "
+            "connected components, one ROI crop per nucleus shifted inside the image, and a CNN for neutrophil / "
+            "promyelocyte / lymphoblast, as published and ours side by side; see docs/ukm.md.",
             "note",
         ),
     ]
@@ -210,12 +231,24 @@ def render_ukm(inputs: ReportInputs, context: ReportContext) -> list[Section]:
     )
     if inputs.has("ukm_classification"):
         table = read_table(inputs.one("ukm_classification"), ["class", "precision", "recall", "f1", "support"])
-        parts.append("<h3 id='ukm-cls'>Classification</h3>" + classification_block(table, tag) + imbalance_note(table))
+        if "method" not in table:
+            table = table.assign(method="ours")
+        parts.append("<h3 id='ukm-cls'>Classification</h3>" + paragraph(IMAGE_COUNT_NOTE, "note"))
         subsections.append(("ukm-cls", "Classification"))
-    if inputs.has("ukm_predictions"):
-        predictions = read_table(inputs.one("ukm_predictions"), ["label", "pred"])
-        result = classifier_figure(predictions["label"], predictions["pred"], CLASSES, None, f"UKM-WBC test crops{tag}")
-        parts.append(figure(png_data_uri(result.png), "UKM confusion matrix", f"{len(predictions)} test crops."))
+        for method in [m for m in METHODS if (table["method"] == m).any()]:
+            block = table[table["method"] == method].reset_index(drop=True)
+            parts.append(
+                f"<h4 id='ukm-cls-{method}'>{METHOD_TITLES[method]}</h4>"
+                + deviation_block(block, method, DEVIATIONS, "ukm.ours")
+            )
+            parts.append(classification_block(block, tag, method) + imbalance_note(block))
+            key = f"ukm_predictions_{method}"
+            if inputs.has(key):
+                predictions = read_table(inputs.one(key), ["label", "pred"])
+                title = f"UKM-WBC test crops, {METHOD_TITLES[method].lower()}{tag}"
+                result = classifier_figure(predictions["label"], predictions["pred"], CLASSES, None, title)
+                caption = f"{len(predictions)} test crops, {METHOD_TITLES[method].lower()}."
+                parts.append(figure(png_data_uri(result.png), f"UKM confusion matrix, {method}", caption))
     parts.append(
         inputs.figure(
             "ukm_classifier_curves",

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from leukoflow.config import HOLDOUT_FOLD
 from leukoflow.core.crops import extract_patches, patch_boxes
-from leukoflow.core.images import resize_batch
 from leukoflow.core.io import atomic_path, write_bag, write_table_atomic
 from leukoflow.core.metrics import pixel_counts
 from leukoflow.inference import input_normalisation, load_exported, predict_foreground
-from leukoflow.ukm.preprocess import load_preprocessed, read_index
+from leukoflow.ukm.preprocess import held_out_rows, load_preprocessed, read_index
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,20 @@ def roi_crops(images_hwc: np.ndarray, components: pd.DataFrame, crop_size: int) 
     return torch.cat(crops), np.concatenate(boxes)
 
 
+def component_masks(label_map: np.ndarray, images: np.ndarray, boxes: np.ndarray) -> torch.Tensor:
+    """uint8 (M, 1, S, S): 1 on the pixels of crop m's own nucleus (label m + 1 of `label_map`,
+    numbered as the rows of `nucleus_components`), 0 elsewhere, neighbours included."""
+    if len(boxes) == 0:
+        return torch.zeros((0, 1, 0, 0), dtype=torch.uint8)
+    side = int(boxes[0, 2] - boxes[0, 0])
+    offsets = np.arange(side)
+    ys = boxes[:, 1, None] + offsets  # (M, S)
+    xs = boxes[:, 0, None] + offsets
+    patches = label_map[images[:, None, None], ys[:, :, None], xs[:, None, :]]
+    own = patches == (np.arange(len(boxes)) + 1)[:, None, None]
+    return torch.from_numpy(own[:, None].astype(np.uint8))
+
+
 def _predict(model_path: str, grey: torch.Tensor, device, batch_size: int) -> np.ndarray:
     model = load_exported(model_path)
     return predict_foreground(
@@ -140,7 +154,6 @@ def segment_dataset(
     opening: int,
     min_area: int,
     crop_size: int,
-    crop_input_size: int,
     crop_source: str,
     examples_per_class: int,
     device,
@@ -153,7 +166,10 @@ def segment_dataset(
     """Segment every image with its held-out fold's U-Net; write counts, crops and examples.
 
     `models` maps (loss, fold) to an exported U-Net. The main loss must have a model for every
-    fold of the index; other losses (the comparison) are scored on their fold only.
+    fold of the index; other losses (the comparison) are scored on their fold only; fold 0
+    (`HOLDOUT_FOLD`, the paper's 70/30 hold-out) is scored on the classifier's test images and
+    feeds no crop. Crops are written at `crop_size`, each with the mask of its own nucleus
+    (`masks`), so each classifier resizes (and masks) them as its method says.
     """
     data = load_preprocessed(images_path)
     index = read_index(index_path)
@@ -171,7 +187,7 @@ def segment_dataset(
     probability_examples = np.zeros((len(examples), *shape[1:]), dtype=np.float32)
     count_frames = []
     for (loss, fold), path in sorted(models.items()):
-        rows = index["row"].to_numpy()[index["unet_fold"].to_numpy() == fold]
+        rows = index["row"].to_numpy()[held_out_rows(index, fold)]
         probability = _predict(path, data["grey"][rows], device, batch_size)
         raw = probability >= threshold
         opened = open_masks(raw, opening)
@@ -179,7 +195,7 @@ def segment_dataset(
             frame = index.loc[rows, ["row", "id", "source_id", "label"]].assign(loss=loss, fold=fold, mask=kind)
             frame[["tp", "fp", "fn", "tn"]] = pixel_counts(masks, truth[rows])
             count_frames.append(frame)
-        if loss == main_loss:
+        if loss == main_loss and fold != HOLDOUT_FOLD:
             opened_main[rows], raw_main[rows] = opened, raw
             here = np.isin(examples, rows)
             probability_examples[here] = probability[np.searchsorted(rows, examples[here])]
@@ -191,9 +207,9 @@ def segment_dataset(
     columns = ["loss", "fold", "mask", "row", "id", "source_id", "label", "tp", "fp", "fn", "tn"]
     write_table_atomic(counts[columns], counts_out)
 
-    components, _ = nucleus_components(opened_main, min_area)
+    components, label_map = nucleus_components(opened_main, min_area)
     crops, boxes = roi_crops(images_hwc, components, crop_size)
-    crops = resize_batch(crops, crop_input_size)
+    masks = component_masks(label_map, components["image"].to_numpy(), boxes)
     meta = index.loc[components["image"].to_numpy()].reset_index(drop=True)
     crops_index = pd.concat(
         [
@@ -204,7 +220,8 @@ def segment_dataset(
         ],
         axis=1,
     )
-    write_bag(crops_out, crops, np.array(crops_index["label"]), np.array(crops_index["row"]))  # writable copies
+    # writable copies
+    write_bag(crops_out, crops, np.array(crops_index["label"]), np.array(crops_index["row"]), masks=masks)
     write_table_atomic(crops_index, crops_index_out)
 
     payload = {

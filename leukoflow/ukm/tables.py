@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from leukoflow.config import HOLDOUT_FOLD
 from leukoflow.core.io import read_tsv, write_table_atomic
 from leukoflow.core.metrics import SEGMENTATION_METRICS, confusion_matrix, multiclass_report, segmentation_metrics
 from leukoflow.data.datasets import DATASETS
@@ -49,22 +50,43 @@ def segmentation_row(counts: pd.DataFrame, seed: int = 0) -> dict:
     return row
 
 
+HOLDOUT = "holdout"
+"""The segmentation table's `fold` of the paper's 70/30 hold-out (U-Net fold `HOLDOUT_FOLD`)."""
+EVALUATIONS = {
+    HOLDOUT: "70/30 hold-out by source image (paper)",
+    "cross_validation": "cross-validation by source image (ours)",
+}
+
+
 def segmentation_table(counts: pd.DataFrame, main_loss: str, paper: Mapping = SEGMENTATION) -> pd.DataFrame:
-    """One row per fold after the opening, the pooled row ("all") after and before it; the
-    paper's values in `paper_<metric>` columns on every row."""
+    """The paper's 70/30 hold-out after the opening (when it ran), then our cross-validation: one
+    row per fold after the opening and the pooled row ("all") after and before it. Column
+    `evaluation` names the protocol; the paper's values (`paper_<metric>`) sit on the hold-out
+    row, the one scored as the paper scores, or, without a hold-out, on every row."""
     main = counts[counts["loss"] == main_loss]
-    opened, raw = main[main["mask"] == "opened"], main[main["mask"] == "raw"]
-    rows = [
-        {"fold": str(fold), "mask": "opened", **segmentation_row(part, seed=int(fold))}
+    holdout, folds = main[main["fold"] == HOLDOUT_FOLD], main[main["fold"] != HOLDOUT_FOLD]
+    opened, raw = folds[folds["mask"] == "opened"], folds[folds["mask"] == "raw"]
+    rows = []
+    if len(holdout):
+        part = holdout[holdout["mask"] == "opened"]
+        rows.append({"evaluation": HOLDOUT, "fold": HOLDOUT, "mask": "opened", **segmentation_row(part)})
+    rows += [
+        {
+            "evaluation": "cross_validation",
+            "fold": str(fold),
+            "mask": "opened",
+            **segmentation_row(part, seed=int(fold)),
+        }
         for fold, part in opened.groupby("fold", sort=True)
     ]
-    rows.append({"fold": "all", "mask": "opened", **segmentation_row(opened)})
-    rows.append({"fold": "all", "mask": "raw", **segmentation_row(raw)})
+    rows.append({"evaluation": "cross_validation", "fold": "all", "mask": "opened", **segmentation_row(opened)})
+    rows.append({"evaluation": "cross_validation", "fold": "all", "mask": "raw", **segmentation_row(raw)})
     table = pd.DataFrame(rows)
-    table.insert(1, "loss", main_loss)
+    table.insert(2, "loss", main_loss)
+    beside = table["evaluation"] == HOLDOUT if len(holdout) else pd.Series(True, index=table.index)
     for name in SEGMENTATION_METRICS:
         if name in paper:
-            table[f"paper_{name}"] = paper[name]
+            table[f"paper_{name}"] = np.where(beside, paper[name], np.nan)
     return table
 
 
@@ -146,9 +168,10 @@ def write_ukm_tables(
     folds: Sequence[int],
     unet_histories: Mapping[tuple[str, int], str],
     compare_fold: int | None,
-    predictions_path: str,
-    classifier_history: str,
-    classifier_model: str,
+    predictions_paths: Mapping[str, str],
+    classifier_histories: Mapping[str, str],
+    classifier_models: Mapping[str, str],
+    deviations: Mapping[str, Sequence[Sequence[str]]],
     index_path: str,
     source: Mapping,
     segmentation_out: str,
@@ -157,8 +180,12 @@ def write_ukm_tables(
     unet_curves_out: str,
     classifier_curves_out: str,
 ) -> dict[str, pd.DataFrame]:
-    """Write the three tables and the two learning-curve figures; returns the tables."""
+    """Write the three tables and the two learning-curve figures; returns the tables.
+
+    The classification table stacks one block per classifier method (`predictions_paths` etc.
+    keyed by method), with columns `method` and `deviations` ("switch=value; ...")."""
     from leukoflow.inference import read_exported
+    from leukoflow.ukm.methods import METHOD_TITLES
     from leukoflow.ukm.preprocess import read_index
 
     counts = read_counts(counts_path)
@@ -174,40 +201,57 @@ def write_ukm_tables(
     comparison.insert(1, "data", data)
     write_table_atomic(comparison, comparison_out)
 
-    predictions = read_tsv(predictions_path)
-    trained = read_exported(classifier_model).get("train_config", {})
-    classification = classification_table(predictions, read_index(index_path), trained.get("class_weights"))
-    classification.insert(1, "data", data)
+    images = read_index(index_path)
+    blocks = []
+    for method, path in predictions_paths.items():
+        trained = read_exported(classifier_models[method]).get("train_config", {})
+        block = classification_table(read_tsv(path), images, trained.get("class_weights"))
+        block.insert(0, "method", method)
+        block["deviations"] = "; ".join(f"{item[0]}={item[1]}" for item in deviations.get(method, ()))
+        blocks.append(block)
+    classification = pd.concat(blocks, ignore_index=True)
+    classification.insert(2, "data", data)
     write_table_atomic(classification, classification_out)
 
     label = " [SYNTHETIC]" if data == "synthetic" else ""
     runs = sorted(unet_histories.items(), key=lambda item: (item[0][0] != main_loss, item[0][1]))
     plot_learning_curves(
         [path for _, path in runs],
-        [f"fold {run_fold} {loss}" for (loss, run_fold), _ in runs],
+        [
+            f"{'70/30 hold-out' if run_fold == HOLDOUT_FOLD else f'fold {run_fold}'} {loss}"
+            for (loss, run_fold), _ in runs
+        ],
         unet_curves_out,
         f"UKM-WBC U-Net learning curves{label}",
         score="dice",
         loss_name="training loss (dice or cross-entropy)",
     )
     plot_learning_curves(
-        [classifier_history],
-        ["classifier"],
+        list(classifier_histories.values()),
+        [f"classifier, {METHOD_TITLES.get(m, m).lower()}" for m in classifier_histories],
         classifier_curves_out,
         f"UKM-WBC classifier learning curves{label}",
         loss_name="class-weighted NLL",
     )
     pooled = segmentation[(segmentation["fold"] == "all") & (segmentation["mask"] == "opened")].iloc[0]
-    accuracy = classification.loc[classification["class"] == "accuracy", "f1"].iloc[0]
+    accuracy = classification[classification["class"] == "accuracy"].set_index("method")["f1"]
     log.info(
-        "UKM-WBC%s: Dice %.4f, IoU %.4f, precision %.4f (after opening, %d folds); classification accuracy %.4f",
+        "UKM-WBC%s: Dice %.4f, IoU %.4f, precision %.4f (after opening, %d folds); classification accuracy %s",
         label,
         pooled["dice"],
         pooled["iou"],
         pooled["precision"],
         len(folds),
-        accuracy,
+        ", ".join(f"{m} {v:.4f}" for m, v in accuracy.items()),
     )
+    holdout = segmentation[segmentation["fold"] == HOLDOUT]
+    if len(holdout):
+        log.info(
+            "UKM-WBC%s: 70/30 hold-out Dice %.4f on %d images",
+            label,
+            holdout["dice"].iloc[0],
+            holdout["n_images"].iloc[0],
+        )
     for row in comparison.itertuples():
         log.info("loss comparison fold %d: %s Dice %.4f, collapsed %s", row.fold, row.loss, row.dice, row.collapsed)
     return {"segmentation": segmentation, "comparison": comparison, "classification": classification}

@@ -16,16 +16,18 @@ import numpy as np
 import torch
 
 from leukoflow.core.device import job_device
+from leukoflow.core.images import resize_batch
 from leukoflow.core.io import read_tsv, write_table_atomic
 from leukoflow.core.splits import group_labels, group_train_val_split
 from leukoflow.data.datasets import DATASETS
 from leukoflow.inference import input_normalisation, load_exported, predict_proba
+from leukoflow.nets.five_layer_cnn import FiveLayerCNN
 from leukoflow.nets.small_cnn import SmallCNN
 from leukoflow.nets.unet import UNet
 from leukoflow.training.config import TrainConfig, runtime_settings
 from leukoflow.training.fit import fit
 from leukoflow.ukm.augment import rotate_zoom
-from leukoflow.ukm.preprocess import group_strata, load_preprocessed, read_index
+from leukoflow.ukm.preprocess import group_strata, held_out_rows, load_preprocessed, read_index
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +115,12 @@ def train_unet(
     model_out: str,
     history_out: str,
 ) -> dict:
-    """Train the U-Net of one cross-validation fold on the other folds' images."""
+    """Train the U-Net of one cross-validation fold on the other folds' images, or (`fold` 0,
+    `HOLDOUT_FOLD`) the paper's 70/30 hold-out on the classifier's training images."""
     data = load_preprocessed(images_path)
     index = read_index(index_path)
-    rows = index["row"].to_numpy()[index["unet_fold"].to_numpy() != fold]
+    held_out = held_out_rows(index, fold)
+    rows = index["row"].to_numpy()[~held_out]
     if len(rows) == 0:
         raise ValueError(
             f"U-Net fold {fold}: no training images (folds in the index: {sorted(index['unet_fold'].unique())})"
@@ -142,7 +146,7 @@ def train_unet(
         len(train_x) // max(1, len(fit_rows)),
         len(train_x),
         len(val_rows),
-        int((index["unet_fold"] == fold).sum()),
+        int(held_out.sum()),
     )
     torch.manual_seed(unet["seed"])  # the initial weights are part of the result
     model = UNet(in_channels=1, out_channels=1, features=unet["features"], norm=unet["norm"])
@@ -164,11 +168,29 @@ def train_unet(
     return summary
 
 
+def classifier_inputs(crops: Mapping[str, torch.Tensor], switches: Mapping) -> torch.Tensor:
+    """The classifier's uint8 inputs from the ROI crops: the crop itself, or (`masked`, the paper's
+    segmented image) the crop with every pixel outside its own nucleus set to 0; resized to
+    `input_size`."""
+    images = crops["images"]
+    if switches["classifier_input"] == "masked":
+        images = images * crops["masks"].to(images.dtype)  # (M, 1, S, S) of 0/1 broadcast over colour
+    return resize_batch(images, int(switches["input_size"]))
+
+
+def build_classifier(switches: Mapping, classifier: Mapping) -> torch.nn.Module:
+    """The paper's five-layer network or our SmallCNN, for three classes."""
+    if switches["network"] == "five_layer":
+        return FiveLayerCNN(len(CLASSES), input_size=int(switches["input_size"]), dropout=classifier["dropout"])
+    return SmallCNN(len(CLASSES), widths=classifier["widths"], dropout=classifier["dropout"])
+
+
 def train_classifier(
     *,
     crops_path: str,
     crops_index_path: str,
     classifier: Mapping,
+    switches: Mapping,
     augment: Mapping,
     compute: Mapping,
     threads: int,
@@ -177,8 +199,10 @@ def train_classifier(
     history_out: str,
     predictions_out: str,
 ) -> dict:
-    """Train on the crops of the classifier's training images, predict those of its test images."""
+    """Train on the crops of the classifier's training images, predict those of its test images;
+    `switches` (`ukm.methods.switches`) say which input and network."""
     crops = torch.load(crops_path, map_location="cpu", weights_only=True)
+    images = classifier_inputs(crops, switches)
     index = read_tsv(crops_index_path)
     train_rows = np.flatnonzero(index["classifier_split"].to_numpy() == "train")
     test_rows = np.flatnonzero(index["classifier_split"].to_numpy() == "test")
@@ -198,7 +222,7 @@ def train_classifier(
     weights = resolve_class_weights(classifier["class_weights"], labels[fit_rows].numpy(), len(CLASSES))
     device = job_device(compute["accelerator"], compute["allow_cpu_fallback"])
     train_x, _, sources = rotate_zoom(
-        crops["images"][fit_rows],
+        images[fit_rows],
         angles_deg=augment["angles"],
         zoom=augment["zoom"],
         seed=augment["seed"],
@@ -206,7 +230,11 @@ def train_classifier(
     )
     train_y = labels[fit_rows][sources]
     log.info(
-        "classifier: %d training crops (x%d augmented = %d), %d validation, %d test; class weights %s (%s)",
+        "classifier (%s input, %s network, %d px): %d training crops (x%d augmented = %d), %d validation, "
+        "%d test; class weights %s (%s)",
+        switches["classifier_input"],
+        switches["network"],
+        int(switches["input_size"]),
         len(fit_rows),
         len(train_x) // max(1, len(fit_rows)),
         len(train_x),
@@ -216,14 +244,14 @@ def train_classifier(
         classifier["class_weights"],
     )
     torch.manual_seed(classifier["seed"])
-    model = SmallCNN(len(CLASSES), widths=classifier["widths"], dropout=classifier["dropout"])
+    model = build_classifier(switches, classifier)
     cfg = train_config(classifier, compute, threads, "nll")
     cfg.class_weights = weights
     summary = fit(
         model,
         train_x,
         train_y,
-        crops["images"][val_rows],
+        images[val_rows],
         labels[val_rows],
         cfg,
         state_dir,
@@ -234,7 +262,7 @@ def train_classifier(
     best = load_exported(model_out)
     probabilities = predict_proba(
         best,
-        crops["images"][test_rows],
+        images[test_rows],
         batch_size=classifier["batch_size"],
         device=device,
         normalisation=input_normalisation(model_out),

@@ -2,6 +2,7 @@
 
 import json
 
+from leukoflow.cnmc import methods as cnmc_methods
 from leukoflow.cnmc.report_section import render_cnmc
 from leukoflow.cnmc.tables import build_table
 from leukoflow.core.io import write_table_atomic
@@ -9,12 +10,19 @@ from leukoflow.report.framework import ReportContext, ReportInputs
 from tests.cnmc.test_tables import predictions
 
 
-def write_inputs(tmp_path, split):
-    table = build_table(predictions(), split, n_boot=50)
-    table.insert(0, "data", "synthetic")
-    write_table_atomic(table, tmp_path / "table.tsv")
-    (tmp_path / "split.json").write_text(json.dumps(split))
-    return ReportInputs({"cnmc_table": str(tmp_path / "table.tsv"), "cnmc_split": str(tmp_path / "split.json")})
+def write_inputs(tmp_path, split, methods=("ours",)):
+    paths = {}
+    for method in methods:
+        deviations = cnmc_methods.deviations(
+            {"ours": {"threshold": "background", "backbone": "efficientnet_lite0"}, "as_published": {}}, method
+        )
+        table = build_table(predictions(), split, n_boot=50, method=method, deviations=deviations)
+        table.insert(0, "data", "synthetic")
+        write_table_atomic(table, tmp_path / f"table_{method}.tsv")
+        (tmp_path / "split.json").write_text(json.dumps(split))
+        paths[f"cnmc_table_{method}"] = str(tmp_path / f"table_{method}.tsv")
+        paths[f"cnmc_split_{method}"] = str(tmp_path / "split.json")
+    return ReportInputs(paths)
 
 
 def test_section_shows_the_paper_and_the_evaluation_set(tmp_path):
@@ -40,3 +48,37 @@ def test_cell_split_is_flagged_leaky(tmp_path):
 
 def test_no_inputs_no_section():
     assert render_cnmc(ReportInputs({"table2": "x.tsv"}), ReportContext()) == []
+
+
+def test_both_methods_side_by_side_with_their_deviations(tmp_path):
+    split = {"evaluation": "prelim_test", "protocol": "subject", "leaky": False}
+    (section,) = render_cnmc(write_inputs(tmp_path, split, ("as_published", "ours")), ReportContext())
+    body = section.body
+    assert body.index("id='cnmc-methods'") < body.index("id='cnmc-as_published'") < body.index("id='cnmc-ours'")
+    assert "cnmc-table1-as_published" in body and "cnmc-table1-ours" in body
+    # as published: every switch at the paper's value; ours: both deviations, each with its reason
+    published = body[body.index("id='cnmc-as_published'") : body.index("id='cnmc-ours'")]
+    ours = body[body.index("id='cnmc-ours'") :]
+    assert "Every switch at the paper" in published
+    assert "<code>threshold: background</code>" in ours and "<code>backbone: efficientnet_lite0</code>" in ours
+    assert "three-class Otsu" in ours and "synthetic" in ours and "&lt;path&gt;" in ours  # escaped
+    assert [s[0] for s in section.subsections] == ["cnmc-side-by-side", "cnmc-as_published", "cnmc-ours"]
+
+
+def test_deviations_follow_the_switches():
+    config = {"ours": {"threshold": "background", "backbone": "efficientnet_lite0"}, "as_published": {}}
+    assert cnmc_methods.deviations(config, "as_published") == []
+    assert [d[:2] for d in cnmc_methods.deviations(config, "ours")] == [
+        ("threshold", "background"),
+        ("backbone", "efficientnet_lite0"),
+    ]
+    replaced = {**config, "as_published": {"backbone": "efficientnet_lite0"}}
+    assert [d[:2] for d in cnmc_methods.deviations(replaced, "as_published")] == [("backbone", "efficientnet_lite0")]
+    assert cnmc_methods.step_settings({**config, "crop": {"size": 64}}, "as_published", "crop") == {
+        "size": 64,
+        "threshold": "otsu",
+    }
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown switches"):
+        cnmc_methods.switches({"ours": {"thresh": "otsu"}}, "ours")

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leukoflow.cnmc.augment import AugmentSettings
+from leukoflow.cnmc.augment import AugmentSettings, augment
 from leukoflow.cnmc.train import class_weight_tuple, subset_tensors, train_config
 from leukoflow.core.errors import ConfigError
 from leukoflow.training.systems import ClassifierSystem, build_optimizer
@@ -43,6 +43,31 @@ def test_a_subset_is_its_originals_then_augmented_copies():
     images[:, :, 4:12, 4:12] = torch.arange(1, 5, dtype=torch.uint8).view(4, 1, 1, 1) * 40
     table = pd.DataFrame({"label": [1, 1, 0, 0], "set_a": ["original", "augmented", "both", ""]})
     x, y = subset_tensors(images, table, "set_a", AugmentSettings(), seed=0, device="cpu")
-    assert y.tolist() == [1, 0, 1, 0]  # originals (rows 0, 2), then copies (rows 1, 2)
+    assert y.tolist() == [1, 0, 1, 0]  # originals (rows 0, 2), then copies (row 1, then row 2)
     assert torch.equal(x[0], images[0]) and torch.equal(x[1], images[2])
     assert not torch.equal(x[2], images[1]) and not torch.equal(x[3], images[2])
+
+
+def test_sets_a_and_b_share_the_same_hem_copies():
+    # The paper's "the same HEM": the HEM originals and their augmented copies are identical in
+    # sets A and B, while the augmented ALL halves differ.
+    generator = torch.Generator().manual_seed(0)
+    images = torch.zeros((6, 3, 16, 16), dtype=torch.uint8)
+    images[:, :, 3:13, 3:13] = torch.randint(30, 250, (6, 3, 10, 10), generator=generator, dtype=torch.uint8)
+    table = pd.DataFrame(
+        {
+            "label": [1, 1, 1, 1, 0, 0],
+            "set_a": ["original", "original", "augmented", "augmented", "both", "both"],
+            "set_b": ["augmented", "augmented", "original", "original", "both", "both"],
+        }
+    )
+    settings = AugmentSettings(p=1.0)
+    xa, ya = subset_tensors(images, table, "set_a", settings, seed=0, device="cpu", shared_seed=2)
+    xb, yb = subset_tensors(images, table, "set_b", settings, seed=1, device="cpu", shared_seed=2)
+    hem_a, hem_b = xa[ya == 0], xb[yb == 0]
+    assert len(hem_a) == len(hem_b) == 4  # two originals, two copies
+    assert torch.equal(hem_a, hem_b)
+    assert not torch.equal(hem_a[2:], images[4:])  # the copies are augmented
+    # The ALL copies of the other half come from each model's own seed.
+    assert not torch.equal(xa[ya == 1][2:], augment(images[0:2], settings, 0, "cpu"))
+    assert torch.equal(xa[ya == 1][2:], augment(images[2:4], settings, 0, "cpu"))

@@ -21,42 +21,68 @@ RULES = ("cnmc_crop", "cnmc_subsets", "cnmc_train_backbone", "cnmc_train_combine
 @pytest.mark.slow
 def test_cnmc_stage_end_to_end(workdir):
     config = "test_configs/tiny_cnmc.yaml"
-    targets = ["results/tables/cnmc_prelim.tsv", "results/tables/cnmc_prelim.html"]
+    targets = [f"results/tables/cnmc_prelim_{m}.{ext}" for m in ("as_published", "ours") for ext in ("tsv", "html")]
     run_snakemake(workdir, *targets, "--cores", "2", "--configfile", config)
     results = workdir / "results"
-    table = pd.read_csv(results / "tables" / "cnmc_prelim.tsv", sep="\t")
-    assert table["model"].tolist() == [m for m in ("ensemble", "model-A", "model-B", "combined") for _ in range(3)]
-    assert (table["data"] == "synthetic").all() and (table["evaluation"] == "prelim_test").all()
-    assert not table["leaky"].any()
-    values = table[["precision", "recall", "f1"]].to_numpy(float)
-    assert np.nanmin(values) >= 0 and np.nanmax(values) <= 1
-    weighted = table[table["class"] == "weighted avg"]
-    assert (weighted["support"] == 4).all()  # 2 prelim subjects x 2 cells
-    assert weighted["f1"].notna().all()
-    split = json.loads((results / "cnmc" / "split.json").read_text())
-    assert split["shared_subjects"] == {"train_val": 0, "train_test": 0, "val_test": 0}
-    assert "Table 1" in (results / "tables" / "cnmc_prelim.html").read_text()
-    unlabelled = pd.read_csv(results / "cnmc" / "final_phase_predictions.tsv", sep="\t")
-    assert len(unlabelled) == 0 and "predicted_class" in unlabelled.columns  # synthetic: no final phase
+    for method in ("as_published", "ours"):
+        table = pd.read_csv(results / "tables" / f"cnmc_prelim_{method}.tsv", sep="\t", keep_default_na=False)
+        models = ("ensemble", "model-A", "model-B", "combined")
+        assert table["model"].tolist() == [m for m in models for _ in range(3)]
+        assert (table["data"] == "synthetic").all() and (table["evaluation"] == "prelim_test").all()
+        assert (table["method"] == method).all()
+        assert table["leaky"].astype(str).eq("False").all()
+        values = table[["precision", "recall", "f1"]].replace("", np.nan).to_numpy(float)
+        assert np.nanmin(values) >= 0 and np.nanmax(values) <= 1
+        weighted = table[table["class"] == "weighted avg"]
+        assert (weighted["support"].astype(int) == 4).all()  # 2 prelim subjects x 2 cells
+        split = json.loads((results / "cnmc" / method / "split.json").read_text())
+        assert split["shared_subjects"] == {"train_val": 0, "train_test": 0, "val_test": 0}
+        assert "Table 1" in (results / "tables" / f"cnmc_prelim_{method}.html").read_text()
+        unlabelled = pd.read_csv(results / "cnmc" / method / "final_phase_predictions.tsv", sep="\t")
+        assert len(unlabelled) == 0 and "predicted_class" in unlabelled.columns  # synthetic: no final phase
+    # Each method says how it departs from the paper: ours by both switches, the as-published run by
+    # the backbone this config replaces; the crops were cut with each method's threshold.
+    deviations = {
+        m: pd.read_csv(results / "tables" / f"cnmc_prelim_{m}.tsv", sep="\t")["deviations"].iloc[0]
+        for m in ("as_published", "ours")
+    }
+    assert deviations == {
+        "as_published": "backbone=efficientnet_lite0",
+        "ours": "threshold=background; backbone=efficientnet_lite0",
+    }
+    thresholds = {
+        m: set(pd.read_csv(results / "cnmc" / m / "crops" / "cells.tsv", sep="\t")["threshold"]) for m in deviations
+    }
+    assert thresholds == {"as_published": {"otsu"}, "ours": {"background"}}
     for rule in RULES:
-        assert list((results / "benchmarks" / rule).glob("*.tsv")), rule
-    assert sorted(p.stem for p in (results / "benchmarks" / "cnmc_train_backbone").glob("*.tsv")) == ["A", "B"]
-    # the report section renders from these files
+        assert list((results / "benchmarks" / rule).rglob("*.tsv")), rule
+    backbone_runs = sorted(
+        p.relative_to(results / "benchmarks" / "cnmc_train_backbone").as_posix()
+        for p in (results / "benchmarks" / "cnmc_train_backbone").rglob("*.tsv")
+    )
+    assert backbone_runs == ["as_published/A.tsv", "as_published/B.tsv", "ours/A.tsv", "ours/B.tsv"]
+    # the report section renders from these files, both methods side by side
     inputs = ReportInputs(
         {
-            "cnmc_table": str(results / "tables" / "cnmc_prelim.tsv"),
-            "cnmc_subjects": str(results / "tables" / "cnmc_subjects.tsv"),
-            "cnmc_split": str(results / "cnmc" / "split.json"),
-            "cnmc_predictions": str(results / "cnmc" / "predictions.tsv"),
-            "cnmc_curves": str(results / "cnmc" / "learning_curves.png"),
-            "cnmc_crop_sheet": str(results / "cnmc" / "crops" / "contact_sheet.png"),
-            "cnmc_unlabelled": str(results / "cnmc" / "final_phase_predictions.tsv"),
+            f"cnmc_{key}_{m}": str(path)
+            for m in ("as_published", "ours")
+            for key, path in {
+                "table": results / "tables" / f"cnmc_prelim_{m}.tsv",
+                "subjects": results / "tables" / f"cnmc_subjects_{m}.tsv",
+                "split": results / "cnmc" / m / "split.json",
+                "predictions": results / "cnmc" / m / "predictions.tsv",
+                "curves": results / "cnmc" / m / "learning_curves.png",
+                "crop_sheet": results / "cnmc" / m / "crops" / "contact_sheet.png",
+                "unlabelled": results / "cnmc" / m / "final_phase_predictions.tsv",
+            }.items()
         }
     )
     sources = {"cnmc": json.loads((results / "manifests" / "cnmc.source.json").read_text())}
     (section,) = render_cnmc(inputs, ReportContext(sources=sources))
-    assert "cnmc-table1" in section.body and "synthetic" in section.body
+    for element in ("cnmc-table1-as_published", "cnmc-table1-ours", "cnmc-methods", "synthetic"):
+        assert element in section.body, element
     assert "73 and 28" in section.body  # the subject-count note beside the table
+    assert "not the paper" in section.body  # values from other sources say so
 
 
 def tiny_dataset(tmp_path):

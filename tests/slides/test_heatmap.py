@@ -157,6 +157,7 @@ def test_numpy_upsampling_matches_torchs():
         np.testing.assert_allclose(upsample(small, shape), upsample_map(small, shape), atol=1e-5)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_path_agrees_with_cpu():
     # bf16 autocast + channels_last on CUDA; the normalised map should barely move.

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from leukoflow.core.errors import ConfigError
@@ -34,6 +35,25 @@ def test_class_weights_reach_the_loss():
     assert float(weighted) == pytest.approx(float(expected))
     with pytest.raises(ValueError, match="3 class weights for a 2-class model"):
         ClassifierSystem(nn.Identity(), cpu_cfg(class_weights=(1, 1, 1))).loss_value(outputs, targets)
+
+
+@pytest.mark.parametrize("class_weights", [(), (1.0, 4.0)])
+def test_epoch_loss_is_the_nll_of_the_whole_set_for_any_batching(class_weights):
+    # Unbalanced targets: with weights, a mean of batch means (each divided by its own sum of
+    # weights) differs from the weighted NLL of the set, and differs between batchings.
+    generator = torch.Generator().manual_seed(3)
+    outputs = torch.log_softmax(torch.randn(37, 2, generator=generator) * 2, dim=1)
+    targets = (torch.rand(37, generator=generator) < 0.25).long()
+    weight = torch.tensor(class_weights) if class_weights else None
+    expected = float(F.nll_loss(outputs, targets, weight=weight))
+    for batch_size in (5, 16):
+        system = ClassifierSystem(nn.Identity(), cpu_cfg(class_weights=class_weights))
+        for start in range(0, 37, batch_size):
+            batch = outputs[start : start + batch_size], targets[start : start + batch_size]
+            system._step(batch, "val")
+        loss, accuracy = system.stats_row(system._sums["val"].tolist())
+        assert loss == pytest.approx(expected, rel=1e-5), batch_size
+        assert accuracy == pytest.approx(float((outputs.argmax(1) == targets).float().mean()))
 
 
 def test_rmsprop_uses_keras_defaults():

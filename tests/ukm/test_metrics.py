@@ -71,6 +71,29 @@ def counts_frame(predicted, truth, loss="dice", fold=1, mask="opened"):
     )
 
 
+def test_holdout_row_leads_and_alone_carries_the_paper():
+    first, second = random_masks(0), random_masks(1)
+    counts = pd.concat(
+        [
+            counts_frame(*first, fold=1),
+            counts_frame(*second, fold=2),
+            counts_frame(*first, fold=1, mask="raw"),
+            counts_frame(*second, fold=2, mask="raw"),
+            counts_frame(*second, fold=0),  # the 70/30 hold-out U-Net, scored on the test images
+        ]
+    )
+    table = segmentation_table(counts, "dice")
+    assert table["fold"].tolist() == ["holdout", "1", "2", "all", "all"]
+    assert table["evaluation"].tolist() == ["holdout", *["cross_validation"] * 4]
+    holdout = table.iloc[0]
+    expected = pixel_counts(*second).sum(axis=0)
+    assert [holdout[k] for k in ("tp", "fp", "fn", "tn")] == expected.tolist()
+    # the hold-out is not pooled into the cross-validation rows
+    pooled = table[(table["fold"] == "all") & (table["mask"] == "opened")].iloc[0]
+    assert pooled["tp"] == pixel_counts(*first)[:, 0].sum() + pixel_counts(*second)[:, 0].sum()
+    assert holdout["paper_dice"] == pytest.approx(0.348) and table["paper_dice"].iloc[1:].isna().all()
+
+
 def test_segmentation_table_per_fold_and_pooled():
     first, second = random_masks(0), random_masks(1)
     counts = pd.concat(

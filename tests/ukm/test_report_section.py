@@ -19,6 +19,7 @@ def write_inputs(tmp_path) -> dict[str, str]:
         [
             counts_frame(predicted, truth, "dice", mask="opened"),
             counts_frame(predicted, truth, "dice", mask="raw"),
+            counts_frame(predicted[:6], truth[:6], "dice", fold=0, mask="opened"),  # the 70/30 hold-out
             counts_frame(np.zeros_like(truth), truth, "cross_entropy", mask="raw"),
         ]
     )
@@ -39,8 +40,17 @@ def write_inputs(tmp_path) -> dict[str, str]:
     files = {
         "ukm_segmentation": segmentation_table(counts, "dice"),
         "ukm_loss_comparison": loss_comparison_table(counts, 1, {"dice": str(history), "cross_entropy": str(history)}),
-        "ukm_classification": classification_table(predictions, images, class_weights=(1.04, 2.64, 0.6)),
-        "ukm_predictions": predictions,
+        "ukm_classification": pd.concat(
+            [
+                classification_table(predictions, images).assign(method="as_published", deviations="input_size=48"),
+                classification_table(predictions, images, class_weights=(1.04, 2.64, 0.6)).assign(
+                    method="ours", deviations="classifier_input=crop; network=small_cnn; input_size=96"
+                ),
+            ],
+            ignore_index=True,
+        ),
+        "ukm_predictions_as_published": predictions,
+        "ukm_predictions_ours": predictions,
     }
     paths = {}
     for key, table in files.items():
@@ -58,13 +68,23 @@ def test_section_shows_tables_comparison_and_figures(tmp_path):
     body = section.body
     assert section.anchor == "ukm"
     assert "synthetic demo data" in body and "[synthetic]" in body
-    for table_id in ("ukm-segmentation", "ukm-loss-comparison", "ukm-classification"):
+    tables = ("ukm-segmentation", "ukm-loss-comparison", "ukm-classification-as_published", "ukm-classification-ours")
+    for table_id in tables:
         assert f"id='{table_id}'" in body
-    assert "paper 34.80" in body and "paper 99.80" in body and "paper 79.50" in body  # Dice, accuracy, precision
-    assert "paper about 90" in body
+    # The paper's values sit under the hold-out row only: once per metric.
+    assert body.count("paper 34.80") == 1 and body.count("paper 99.80") == 1 and body.count("paper 79.50") == 1
+    segmentation = body[body.index("id='ukm-segmentation'") : body.index("id='ukm-loss-comparison'")]
+    assert segmentation.index("70/30 hold-out (paper)") < segmentation.index("cross-validation (ours)")
+    assert segmentation.index("paper 34.80") < segmentation.index("cross-validation (ours)")
+    assert body.count("paper about 90") == 2  # beside each classifier's accuracy
     assert "collapsed to background, as the paper reports" in body
     assert "class weights neutrophil 1.04, promyelocyte 2.64, lymphoblast 0.60" in body
-    assert body.count("<img") == 4  # curves, panel, confusion matrix, classifier curves
+    ours = body[body.index("id='ukm-cls-ours'") :]
+    published = body[body.index("id='ukm-cls-as_published'") : body.index("id='ukm-cls-ours'")]
+    assert "<code>network: small_cnn</code>" in ours and "<code>classifier_input: crop</code>" in ours
+    assert "Replaced in this run" in published and "<code>input_size: 48</code>" in published
+    assert "300 microscope images" in body and "1,388" in body
+    assert body.count("<img") == 5  # curves, panel, two confusion matrices, classifier curves
 
 
 def test_nothing_without_inputs_and_every_key_claimed(tmp_path):

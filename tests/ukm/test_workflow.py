@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from leukoflow.inference import read_exported
 from tests.helpers import REPO, run_snakemake
 
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny_ukm.yaml").read_text())
@@ -19,21 +20,24 @@ def test_ukm_stage_end_to_end(workdir):
 
     segmentation = pd.read_csv(tables / "ukm_segmentation.tsv", sep="\t", dtype={"fold": str})
     assert segmentation[["fold", "mask"]].values.tolist() == [
+        ["holdout", "opened"],
         ["1", "opened"],
         ["2", "opened"],
         ["all", "opened"],
         ["all", "raw"],
     ]
     assert (segmentation["data"] == "synthetic").all()
-    assert segmentation.loc[2, "n_images"] == 3 * TINY["synthetic"]["ukm"]["per_class"]  # every image, once
-    assert segmentation.loc[2, "dice"] > 0.3  # a trained U-Net, not a blank mask
-    assert (segmentation["paper_dice"] == 0.348).all()
+    index = pd.read_csv(results / "ukm" / "preprocessed" / "index.tsv", sep="\t")
+    assert segmentation.loc[3, "n_images"] == 3 * TINY["synthetic"]["ukm"]["per_class"]  # every image, once
+    assert segmentation.loc[0, "n_images"] == (index["classifier_split"] == "test").sum()  # the paper's 30%
+    assert segmentation.loc[3, "dice"] > 0.3  # a trained U-Net, not a blank mask
+    assert segmentation.loc[0, "paper_dice"] == 0.348 and segmentation["paper_dice"].iloc[1:].isna().all()
 
     comparison = pd.read_csv(tables / "ukm_loss_comparison.tsv", sep="\t")
     assert comparison["loss"].tolist() == ["dice", "cross_entropy"] and (comparison["fold"] == 1).all()
 
-    classification = pd.read_csv(tables / "ukm_classification.tsv", sep="\t")
-    assert classification["class"].tolist() == [
+    classification = pd.read_csv(tables / "ukm_classification.tsv", sep="\t", keep_default_na=False)
+    classes = [
         "neutrophil",
         "promyelocyte",
         "lymphoblast",
@@ -42,19 +46,30 @@ def test_ukm_stage_end_to_end(workdir):
         "accuracy",
         "accuracy per image",
     ]
-    predictions = pd.read_csv(results / "ukm" / "classifier" / "test_predictions.tsv", sep="\t")
-    index = pd.read_csv(results / "ukm" / "preprocessed" / "index.tsv", sep="\t")
+    assert classification["class"].tolist() == classes * 2
+    assert classification["method"].tolist() == ["as_published"] * 7 + ["ours"] * 7
+    assert classification.groupby("method")["deviations"].first().to_dict() == {
+        "as_published": "input_size=16",
+        "ours": "classifier_input=crop; network=small_cnn; input_size=16",
+    }
     test_images = set(index.loc[index["classifier_split"] == "test", "source_id"])
-    assert set(predictions["source_id"]) <= test_images  # only held-out images are scored
-    assert classification["test_crops"].iloc[0] == len(predictions)
+    for method, architecture in (("as_published", "FiveLayerCNN"), ("ours", "SmallCNN")):
+        predictions = pd.read_csv(results / "ukm" / "classifier" / method / "test_predictions.tsv", sep="\t")
+        assert set(predictions["source_id"]) <= test_images  # only held-out images are scored
+        rows = classification[classification["method"] == method]
+        assert int(rows["test_crops"].iloc[0]) == len(predictions)
+        exported = read_exported(results / "ukm" / "classifier" / method / "model.pt")
+        assert exported["architecture"].endswith(architecture)
 
     for page in ("ukm_segmentation.html", "ukm_classification.html"):
         assert "synthetic demo data" in (tables / page).read_text()
     report = (results / "report" / "index.html").read_text()
-    assert "id='ukm-segmentation'" in report and "id='ukm-classification'" in report
+    for table in ("ukm-segmentation", "ukm-classification-as_published", "ukm-classification-ours"):
+        assert f"id='{table}'" in report, table
     assert "<section id='allidb2'>" not in report  # only the enabled dataset has a section
     for rule in RULES:
         assert list((results / "benchmarks" / rule).glob("*.tsv")), rule
         assert list((results / "logs" / rule).glob("*.log")), rule
-    assert len(list((results / "benchmarks" / "ukm_train_unet").glob("*.tsv"))) == 3  # 2 folds + comparison
+    unets = sorted(p.stem for p in (results / "benchmarks" / "ukm_train_unet").glob("*.tsv"))
+    assert unets == ["cross_entropy_fold1", "dice_fold0", "dice_fold1", "dice_fold2"]  # hold-out, 2 folds, comparison
     assert not (results / "allidb2").exists() and not (results / "manifests" / "allidb2.tsv").exists()

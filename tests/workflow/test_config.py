@@ -100,6 +100,11 @@ def test_renamed_sections_say_where_they_went():
 
     with pytest.raises(ConfigError, match="allidb2_cnn: this section moved to `allidb2.cnn`"):
         check_renamed_keys({"allidb2_cnn": {}, "datasets": {}})
+    with pytest.raises(ConfigError, match="cnmc.crop.threshold: this key moved to cnmc.ours.threshold"):
+        check_renamed_keys({"cnmc": {"crop": {"threshold": "otsu", "size": 299}}})
+    with pytest.raises(ConfigError, match="cnmc.backbones.backbone: this key moved to cnmc.ours.backbone"):
+        check_renamed_keys({"cnmc": {"backbones": {"backbone": "alexnet"}}})
+    check_renamed_keys({"cnmc": {"crop": {"size": 299}, "ours": {"threshold": "otsu"}}})
 
 
 def planned_jobs(result) -> dict[str, int]:

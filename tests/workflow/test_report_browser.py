@@ -203,10 +203,14 @@ def expected_table_rows(results: Path) -> dict[str, int]:
         expected["filters-top"] = min(FILTERS_TOP, int((blinding["error_increase"] > 0).sum()))
     expected["cnn50"] = len(pd.read_csv(tables / "cnn50.tsv", sep="\t"))
     expected["allidb1-localisation"] = len(pd.read_csv(tables / "allidb1_localisation.tsv", sep="\t"))
-    expected["cnmc-models"] = len(pd.read_csv(tables / "cnmc_prelim.tsv", sep="\t"))
-    expected["cnmc-subjects"] = len(pd.read_csv(tables / "cnmc_subjects.tsv", sep="\t"))
-    for table in ("segmentation", "loss_comparison", "classification"):
+    expected["cnmc-models-ours"] = len(pd.read_csv(tables / "cnmc_prelim_ours.tsv", sep="\t"))
+    expected["cnmc-subjects-ours"] = len(pd.read_csv(tables / "cnmc_subjects_ours.tsv", sep="\t"))
+    expected["cnmc-methods"] = 4  # ensemble, model-A, model-B, combined
+    for table in ("segmentation", "loss_comparison"):
         expected[f"ukm-{table.replace('_', '-')}"] = len(pd.read_csv(tables / f"ukm_{table}.tsv", sep="\t"))
+    classification = pd.read_csv(tables / "ukm_classification.tsv", sep="\t")
+    for method, rows in classification.groupby("method"):  # one table per classifier method
+        expected[f"ukm-classification-{method}"] = len(rows)
     expected["sources"] = len(TINY["datasets"])
     own = results / "benchmarks" / "report" / "report.tsv"  # the report's own, written after it
     expected["benchmarks"] = sum(1 for path in (results / "benchmarks").rglob("*.tsv") if path != own)

@@ -66,6 +66,15 @@ def test_a_new_fold_trains_that_fold_only(copy):
     assert not any("fold=1" in w for rule, w in jobs if rule in ("allidb1_heatmap", "allidb2_filters"))
 
 
+def test_ukm_evaluation_settings_retrain_no_cross_validation_unet(copy):
+    # `holdout` and the loss comparison decide which U-Nets exist; the trained ones stay.
+    workdir, config = copy
+    unet = {**config["ukm"]["unet"], "holdout": not config["ukm"]["unet"].get("holdout", True), "compare_loss": "none"}
+    jobs = planned(workdir, {**config, "ukm": {**config["ukm"], "unet": unet}})
+    trained = {w for rule, w in jobs if rule == "ukm_train_unet"}
+    assert not any("fold=1" in w or "fold=2" in w for w in trained), trained
+
+
 def test_include_order_does_not_matter(tmp_path):
     """Shared paths live in common.smk: the Snakefile parses with the dataset includes reversed."""
     snakefile = (REPO / "workflow" / "Snakefile").read_text()

@@ -85,7 +85,6 @@ SLIDE_PANEL = f"{RESULTS}/allidb1/panels/{{slide}}.png"
 
 
 wildcard_constraints:
-    method="as_published|improved",
     group=r"\d+",
 
 

@@ -1,12 +1,17 @@
 # C-NMC 2019 (Liu & Long, ISBI 2019 C-NMC challenge): convex-hull cell crops, a 7:3 split by
 # subject, designed bagging subsets A and B, two backbones and a combined model, the most
-# confident model's label per cell, Table 1 (docs/cnmc.md).
+# confident model's label per cell, Table 1 (docs/cnmc.md). Every step runs once per method
+# (`as_published`, `ours`: leukoflow/cnmc/methods.py), each with its own files.
 
+from leukoflow.cnmc import methods as cnmc_methods
 from leukoflow.cnmc.names import BACKBONE_MODELS, MODEL_NAMES
 
 CNMC = config["cnmc"]
-CNMC_DIR = f"{RESULTS}/cnmc"
-CNMC_STATE = f"{RESULTS}/state/cnmc"
+CNMC_METHODS = list(CNMC["methods"])
+CNMC_DIR = f"{RESULTS}/cnmc/{{method}}"
+CNMC_STATE = f"{RESULTS}/state/cnmc/{{method}}"
+CNMC_TABLE = f"{RESULTS}/tables/cnmc_prelim_{{method}}.tsv"
+CNMC_SUBJECTS = f"{RESULTS}/tables/cnmc_subjects_{{method}}.tsv"
 CNMC_MODEL = f"{CNMC_DIR}/models/{{model}}/model.pt"
 CNMC_HISTORY = f"{CNMC_DIR}/models/{{model}}/history.csv"
 # The ensemble's members, in the order of its probability columns.
@@ -26,17 +31,17 @@ rule cnmc_crop:
             f"{CNMC_DIR}/crops/contact_sheet.png",
             caption="../report/cnmc_crops.rst",
             category="8. C-NMC 2019",
-            labels={"figure": "crops before and after"},
+            labels={"figure": "crops before and after", "method": "{method}"},
         ),
     log:
-        f"{LOGS}/cnmc_crop/cnmc.log",
+        f"{LOGS}/cnmc_crop/{{method}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_crop/cnmc.tsv"
+        f"{BENCHMARKS}/cnmc_crop/{{method}}.tsv"
     conda:
         ENV
     threads: config["compute"]["cpu_threads"]
     params:
-        crop=CNMC["crop"],
+        crop=cnmc_methods.rule_params(CNMC, "crop"),
         strict=config["datasets"]["cnmc"]["strict"],
     script:
         f"{SCRIPTS}/cnmc/crop.py"
@@ -49,9 +54,9 @@ rule cnmc_subsets:
         subsets=f"{CNMC_DIR}/subsets.tsv",
         split=f"{CNMC_DIR}/split.json",
     log:
-        f"{LOGS}/cnmc_subsets/cnmc.log",
+        f"{LOGS}/cnmc_subsets/{{method}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_subsets/cnmc.tsv"
+        f"{BENCHMARKS}/cnmc_subsets/{{method}}.tsv"
     conda:
         ENV
     params:
@@ -70,9 +75,9 @@ rule cnmc_train_backbone:
         model=CNMC_MODEL,
         history=CNMC_HISTORY,
     log:
-        f"{LOGS}/cnmc_train_backbone/{{model}}.log",
+        f"{LOGS}/cnmc_train_backbone/{{method}}/{{model}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_train_backbone/{{model}}.tsv"
+        f"{BENCHMARKS}/cnmc_train_backbone/{{method}}/{{model}}.tsv"
     wildcard_constraints:
         model="|".join(BACKBONE_MODELS),
     conda:
@@ -82,7 +87,7 @@ rule cnmc_train_backbone:
         gpu=GPU_PER_JOB,
     params:
         state_dir=f"{CNMC_STATE}/{{model}}",
-        backbones=CNMC["backbones"],
+        backbones=cnmc_methods.rule_params(CNMC, "backbones"),
         augment=CNMC["augment"],
         compute=DEVICE,
         weights_cache=f"{RESULTS}/state/weights",
@@ -94,15 +99,15 @@ rule cnmc_train_combined:
     input:
         crops=rules.cnmc_crop.output.crops,
         subsets=rules.cnmc_subsets.output.subsets,
-        model_a=CNMC_MODEL.format(model="A"),
-        model_b=CNMC_MODEL.format(model="B"),
+        model_a=CNMC_MODEL.replace("{model}", "A"),
+        model_b=CNMC_MODEL.replace("{model}", "B"),
     output:
-        model=CNMC_MODEL.format(model="combined"),
-        history=CNMC_HISTORY.format(model="combined"),
+        model=CNMC_MODEL.replace("{model}", "combined"),
+        history=CNMC_HISTORY.replace("{model}", "combined"),
     log:
-        f"{LOGS}/cnmc_train_combined/cnmc.log",
+        f"{LOGS}/cnmc_train_combined/{{method}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_train_combined/cnmc.tsv"
+        f"{BENCHMARKS}/cnmc_train_combined/{{method}}.tsv"
     conda:
         ENV
     threads: THREADS
@@ -122,14 +127,14 @@ rule cnmc_predict:
         subsets=rules.cnmc_subsets.output.subsets,
         unlabelled=rules.cnmc_crop.output.unlabelled,
         unlabelled_index=rules.cnmc_crop.output.unlabelled_index,
-        models=[CNMC_MODEL.format(model=member) for member in CNMC_MEMBERS],
+        models=[CNMC_MODEL.replace("{model}", member) for member in CNMC_MEMBERS],
     output:
         predictions=f"{CNMC_DIR}/predictions.tsv",
         unlabelled=f"{CNMC_DIR}/final_phase_predictions.tsv",
     log:
-        f"{LOGS}/cnmc_predict/cnmc.log",
+        f"{LOGS}/cnmc_predict/{{method}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_predict/cnmc.tsv"
+        f"{BENCHMARKS}/cnmc_predict/{{method}}.tsv"
     conda:
         ENV
     threads: THREADS
@@ -146,42 +151,57 @@ rule cnmc_tables:
     input:
         predictions=rules.cnmc_predict.output.predictions,
         split=rules.cnmc_subsets.output.split,
-        histories=[CNMC_HISTORY.format(model=member) for member in CNMC_MEMBERS],
+        histories=[CNMC_HISTORY.replace("{model}", member) for member in CNMC_MEMBERS],
         source=f"{RESULTS}/manifests/cnmc.source.json",
     output:
         table=report(
-            f"{RESULTS}/tables/cnmc_prelim.tsv",
+            CNMC_TABLE,
             caption="../report/cnmc_table.rst",
             category="8. C-NMC 2019",
-            labels={"result": "Table 1"},
+            labels={"result": "Table 1", "method": "{method}"},
         ),
-        html=f"{RESULTS}/tables/cnmc_prelim.html",
-        subjects=f"{RESULTS}/tables/cnmc_subjects.tsv",
+        html=f"{RESULTS}/tables/cnmc_prelim_{{method}}.html",
+        subjects=CNMC_SUBJECTS,
         curves=report(
             f"{CNMC_DIR}/learning_curves.png",
             caption="../report/cnmc_curves.rst",
             category="8. C-NMC 2019",
-            labels={"result": "learning curves"},
+            labels={"result": "learning curves", "method": "{method}"},
         ),
     log:
-        f"{LOGS}/cnmc_tables/cnmc.log",
+        f"{LOGS}/cnmc_tables/{{method}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_tables/cnmc.tsv"
+        f"{BENCHMARKS}/cnmc_tables/{{method}}.tsv"
     conda:
         ENV
     params:
         tables=CNMC["tables"],
+        deviations=lambda wildcards: cnmc_methods.deviations(CNMC, wildcards.method),
     script:
         f"{SCRIPTS}/cnmc/tables.py"
 
 
 if is_enabled("cnmc"):
-    REPORT_INPUTS.update(
-        cnmc_table=f"{RESULTS}/tables/cnmc_prelim.tsv",
-        cnmc_subjects=f"{RESULTS}/tables/cnmc_subjects.tsv",
-        cnmc_split=f"{CNMC_DIR}/split.json",
-        cnmc_predictions=f"{CNMC_DIR}/predictions.tsv",
-        cnmc_curves=f"{CNMC_DIR}/learning_curves.png",
-        cnmc_crop_sheet=f"{CNMC_DIR}/crops/contact_sheet.png",
-        cnmc_unlabelled=f"{CNMC_DIR}/final_phase_predictions.tsv",
-    )
+    # One key per method and file: the report shows the methods side by side.
+    for _method in CNMC_METHODS:
+        REPORT_INPUTS.update(
+            {
+                f"cnmc_table_{_method}": CNMC_TABLE.format(method=_method),
+                f"cnmc_subjects_{_method}": CNMC_SUBJECTS.format(method=_method),
+                f"cnmc_split_{_method}": f"{CNMC_DIR}/split.json".format(
+                    method=_method
+                ),
+                f"cnmc_predictions_{_method}": f"{CNMC_DIR}/predictions.tsv".format(
+                    method=_method
+                ),
+                f"cnmc_curves_{_method}": f"{CNMC_DIR}/learning_curves.png".format(
+                    method=_method
+                ),
+                f"cnmc_crop_sheet_{_method}": f"{CNMC_DIR}/crops/contact_sheet.png".format(
+                    method=_method
+                ),
+                f"cnmc_unlabelled_{_method}": f"{CNMC_DIR}/final_phase_predictions.tsv".format(
+                    method=_method
+                ),
+            }
+        )

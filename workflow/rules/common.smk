@@ -53,6 +53,8 @@ ALLIDB2_PROVENANCE = f"{RESULTS}/provenance/allidb2_in_allidb1.tsv"
 wildcard_constraints:
     dataset="|".join(DATASETS) if DATASETS else "none",
     protocol="leak_free|paper",
+    # ALL-IDB1 slide methods (as_published, improved) and C-NMC methods (as_published, ours).
+    method="as_published|improved|ours",
     fold=r"\d+",
     slide=r"Im\d+_[01]",
 

@@ -2,6 +2,8 @@
 # 5x5 opening, one ROI crop per nucleus, and a three-class CNN (docs/ukm.md).
 
 from leukoflow.config import ukm_unet_runs
+from leukoflow.ukm import methods as ukm_methods
+from leukoflow.ukm.keys import UNET_TRAIN_KEYS
 
 UKM = config["ukm"]
 UKM_UNET = UKM["unet"]
@@ -12,7 +14,9 @@ UKM_DIR = f"{RESULTS}/ukm"
 # File contracts: one U-Net per (loss, fold).
 UKM_UNET_MODEL = f"{RESULTS}/ukm/unet/{{loss}}/fold{{fold}}/model.pt"
 UKM_UNET_HISTORY = f"{RESULTS}/ukm/unet/{{loss}}/fold{{fold}}/history.csv"
-UKM_CLASSIFIER_DIR = f"{UKM_DIR}/classifier"
+# One classifier per method (as_published, ours: leukoflow/ukm/methods.py), on the same crops.
+UKM_METHODS = list(UKM["methods"])
+UKM_CLASSIFIER_DIR = f"{UKM_DIR}/classifier/{{method}}"
 UKM_STATE = f"{RESULTS}/state/ukm"
 
 
@@ -59,7 +63,7 @@ rule ukm_train_unet:
         gpu=GPU_PER_JOB,
     params:
         state_dir=f"{UKM_STATE}/unet/{{loss}}/fold{{fold}}",
-        unet=UKM_UNET,
+        unet={key: UKM_UNET[key] for key in UNET_TRAIN_KEYS},
         augment=UKM["augment"],
         compute=DEVICE,
     script:
@@ -89,7 +93,6 @@ rule ukm_segment:
         runs=UKM_RUNS,
         main_loss=UKM_UNET["loss"],
         segment=UKM["segment"],
-        crop_input_size=UKM["classifier"]["input_size"],
         crop_source=UKM["classifier"]["crop_source"],
         compute=DEVICE,
     script:
@@ -105,17 +108,18 @@ rule ukm_train_classifier:
         history=f"{UKM_CLASSIFIER_DIR}/history.csv",
         predictions=f"{UKM_CLASSIFIER_DIR}/test_predictions.tsv",
     log:
-        f"{LOGS}/ukm_train_classifier/ukm.log",
+        f"{LOGS}/ukm_train_classifier/{{method}}.log",
     benchmark:
-        f"{BENCHMARKS}/ukm_train_classifier/ukm.tsv"
+        f"{BENCHMARKS}/ukm_train_classifier/{{method}}.tsv"
     conda:
         ENV
     threads: THREADS
     resources:
         gpu=GPU_PER_JOB,
     params:
-        state_dir=f"{UKM_STATE}/classifier",
+        state_dir=f"{UKM_STATE}/classifier/{{method}}",
         classifier=UKM["classifier"],
+        switches=ukm_methods.rule_params(UKM),
         augment=UKM["augment"],
         compute=DEVICE,
     script:
@@ -131,9 +135,13 @@ rule ukm_tables:
         unet_histories=[
             UKM_UNET_HISTORY.format(loss=loss, fold=fold) for loss, fold in UKM_RUNS
         ],
-        predictions=rules.ukm_train_classifier.output.predictions,
-        classifier_history=rules.ukm_train_classifier.output.history,
-        classifier_model=rules.ukm_train_classifier.output.model,
+        predictions=expand(
+            f"{UKM_CLASSIFIER_DIR}/test_predictions.tsv", method=UKM_METHODS
+        ),
+        classifier_histories=expand(
+            f"{UKM_CLASSIFIER_DIR}/history.csv", method=UKM_METHODS
+        ),
+        classifier_models=expand(f"{UKM_CLASSIFIER_DIR}/model.pt", method=UKM_METHODS),
         index=rules.ukm_preprocess.output.index,
         source=f"{RESULTS}/manifests/ukm.source.json",
     output:
@@ -171,6 +179,12 @@ rule ukm_tables:
         main_loss=UKM_UNET["loss"],
         folds=UKM_FOLDS,
         compare_fold=UKM_UNET["compare_fold"],
+        methods=UKM_METHODS,
+        deviations={
+            method: ukm_methods.deviations(UKM, method) for method in UKM_METHODS
+        },
+        # The example figure shows one classifier's calls: ours where it runs.
+        panel_method="ours" if "ours" in UKM_METHODS else UKM_METHODS[0],
     script:
         f"{SCRIPTS}/ukm/tables.py"
 
@@ -180,7 +194,12 @@ if is_enabled("ukm"):
         ukm_segmentation=f"{RESULTS}/tables/ukm_segmentation.tsv",
         ukm_loss_comparison=f"{RESULTS}/tables/ukm_loss_comparison.tsv",
         ukm_classification=f"{RESULTS}/tables/ukm_classification.tsv",
-        ukm_predictions=f"{UKM_CLASSIFIER_DIR}/test_predictions.tsv",
+        **{
+            f"ukm_predictions_{method}": f"{UKM_CLASSIFIER_DIR}/test_predictions.tsv".format(
+                method=method
+            )
+            for method in UKM_METHODS
+        },
         ukm_unet_curves=f"{UKM_DIR}/unet_learning_curves.png",
         ukm_classifier_curves=f"{UKM_DIR}/classifier_learning_curves.png",
         ukm_panel=f"{UKM_DIR}/examples.png",

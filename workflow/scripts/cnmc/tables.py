@@ -15,11 +15,15 @@ def main(smk, log):
         source=source,
         n_boot=smk.params.tables["n_boot"],
         seed=smk.params.tables["seed"],
+        method=smk.wildcards.method,
+        deviations=[tuple(item) for item in smk.params.deviations],
         table_out=smk.output.table,
         subjects_out=smk.output.subjects,
         curves_out=smk.output.curves,
     )
-    write_table_page(smk.output.table, smk.output.subjects, smk.input.split, source, smk.output.html)
+    write_table_page(
+        smk.output.table, smk.output.subjects, smk.input.split, source, smk.output.html, smk.wildcards.method
+    )
 
 
 job.run(snakemake, main)  # noqa: F821

@@ -16,7 +16,6 @@ def main(smk, log):
         opening=settings["opening"],
         min_area=settings["min_area"],
         crop_size=settings["crop_size"],
-        crop_input_size=smk.params.crop_input_size,
         crop_source=smk.params.crop_source,
         examples_per_class=settings["examples_per_class"],
         device=job_device(compute["accelerator"], compute["allow_cpu_fallback"]),

@@ -16,9 +16,10 @@ def main(smk, log):
         folds=list(smk.params.folds),
         unet_histories=dict(zip(smk.params.runs, smk.input.unet_histories)),
         compare_fold=smk.params.compare_fold,
-        predictions_path=smk.input.predictions,
-        classifier_history=smk.input.classifier_history,
-        classifier_model=smk.input.classifier_model,
+        predictions_paths=dict(zip(smk.params.methods, smk.input.predictions)),
+        classifier_histories=dict(zip(smk.params.methods, smk.input.classifier_histories)),
+        classifier_models=dict(zip(smk.params.methods, smk.input.classifier_models)),
+        deviations={method: [tuple(d) for d in smk.params.deviations[method]] for method in smk.params.methods},
         index_path=smk.input.index,
         source=source,
         segmentation_out=smk.output.segmentation,
@@ -33,13 +34,16 @@ def main(smk, log):
         index_path=smk.input.index,
         crops_path=smk.input.crops,
         crops_index_path=smk.input.crops_index,
-        predictions_path=smk.input.predictions,
+        predictions_path=smk.input.predictions[smk.params.methods.index(smk.params.panel_method)],
         out_png=smk.output.panel,
         title=f"UKM-WBC examples{synthetic}",
     )
     segmentation = {"ukm_segmentation": smk.output.segmentation, "ukm_loss_comparison": smk.output.comparison}
     write_page(segmentation, source, smk.output.segmentation_html, "UKM-WBC nucleus segmentation")
-    classification = {"ukm_classification": smk.output.classification, "ukm_predictions": smk.input.predictions}
+    classification = {
+        "ukm_classification": smk.output.classification,
+        **{f"ukm_predictions_{m}": path for m, path in zip(smk.params.methods, smk.input.predictions)},
+    }
     write_page(classification, source, smk.output.classification_html, "UKM-WBC classification")
 
 

@@ -1,4 +1,4 @@
-"""Rule ukm_train_classifier: ROI crops of the 70 % training images -> CNN, test predictions."""
+"""Rule ukm_train_classifier: ROI crops of the 70 % training images -> one method's CNN, test predictions."""
 
 from leukoflow.runtime import job
 from leukoflow.ukm.train import train_classifier
@@ -9,6 +9,7 @@ def main(smk, log):
         crops_path=smk.input.crops,
         crops_index_path=smk.input.crops_index,
         classifier=dict(smk.params.classifier),
+        switches=dict(smk.params.switches),
         augment=dict(smk.params.augment),
         compute=dict(smk.params.compute),
         threads=smk.threads,
