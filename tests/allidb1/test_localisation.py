@@ -84,3 +84,22 @@ def test_calibrated_polarity_follows_the_stained_pixels():
     heat = cells.astype(np.float32) * 0.8 + 0.1
     assert calibrated_polarity(heat, cells) == 1
     assert calibrated_polarity(1 - heat, cells) == -1
+
+
+@pytest.mark.parametrize("kind", ["uniform", "noise"])
+def test_a_heatmap_without_information_scores_chance_even_after_calibration(kind):
+    # A map that knows nothing of the cells, through the measures and through the improved
+    # method's polarity calibration: every AUC is 0.5 +/- 0.02. (Calibration flips a map only
+    # when it is lower on the eosin pixels, so it cannot lift a noise map far above chance.)
+    rng = np.random.default_rng(0)
+    shape = (600, 800)
+    cells = np.column_stack([rng.uniform(40, 760, 12), rng.uniform(40, 560, 12), rng.uniform(15, 30, 12)])
+    eosin = disk_mask(shape, cells) | (rng.random(shape) < 0.02)
+    heat = np.full(shape, 0.4, np.float32) if kind == "uniform" else rng.random(shape).astype(np.float32)
+    heat = heat if calibrated_polarity(heat, eosin) > 0 else 1 - heat
+    row, _ = slide_localisation(heat, eosin, cells[:, :2], diameter=45, cells_xyr=cells, n_background=2000)
+    for name in ("pixel_auc", "pixel_auc_in_eosin", "eosin_auc"):  # thousands of pixels each side
+        assert row[name] == pytest.approx(0.5, abs=0.02), (name, row[name])
+    # 12 blast points: the null spread of a Mann-Whitney AUC, sqrt((n1 + n0 + 1) / (12 n1 n0)).
+    spread = np.sqrt((12 + 2000 + 1) / (12 * 12 * 2000))
+    assert row["point_auc"] == pytest.approx(0.5, abs=3 * spread)

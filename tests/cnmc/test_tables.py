@@ -5,6 +5,7 @@ import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 
 from leukoflow.cnmc.tables import build_table, model_rows, subject_table
+from leukoflow.core.metrics import multiclass_report
 
 MODELS = ("A", "B", "combined", "ensemble")
 
@@ -33,8 +34,18 @@ def test_weighted_f1_agrees_with_scikit_learn():
         assert rows.loc[name, "support"] == s[index]
     weighted = precision_recall_fscore_support(frame["label"], frame["pred_ensemble"], average="weighted")
     assert np.allclose(rows.loc["weighted avg", ["precision", "recall", "f1"]].to_numpy(float), weighted[:3])
+    # The intervals are the subject bootstrap's (whole subjects resampled), not a cell bootstrap's.
+    by_subject = multiclass_report(
+        frame["label"], frame["pred_ensemble"], ["HEM", "ALL"], groups=frame["source_id"], n_boot=200, seed=0
+    ).set_index("class")
+    by_cell = multiclass_report(frame["label"], frame["pred_ensemble"], ["HEM", "ALL"], n_boot=200, seed=0)
     for metric in ("precision", "recall", "f1"):
-        assert (rows[f"{metric}_ci_low"] <= rows[metric]).all() and (rows[metric] <= rows[f"{metric}_ci_high"]).all()
+        for bound in ("_ci_low", "_ci_high"):
+            expected = by_subject.loc[["HEM", "ALL", "weighted avg"], metric + bound].to_numpy(float)
+            np.testing.assert_allclose(rows[metric + bound].to_numpy(float), expected)
+    assert not np.allclose(
+        rows["f1_ci_low"].to_numpy(float), by_cell.set_index("class").loc[list(rows.index), "f1_ci_low"]
+    )
 
 
 def test_table_blocks_and_the_papers_values():

@@ -71,3 +71,43 @@ def test_sets_a_and_b_share_the_same_hem_copies():
     # The ALL copies of the other half come from each model's own seed.
     assert not torch.equal(xa[ya == 1][2:], augment(images[0:2], settings, 0, "cpu"))
     assert torch.equal(xa[ya == 1][2:], augment(images[2:4], settings, 0, "cpu"))
+
+
+@pytest.mark.slow
+def test_class_weights_move_the_recall_of_all_the_expected_way(tmp_path):
+    # The combined model's class weights with the paper's optimiser and schedule: on classes that
+    # overlap (no weight can separate them), weighting ALL up raises the recall of ALL and weighting
+    # it down lowers it. A loss that ignored the weights, or applied them to the wrong class, fails.
+    from leukoflow.inference import load_exported, predict_proba
+    from leukoflow.training.fit import fit
+
+    generator = torch.Generator().manual_seed(0)
+    n = 400
+    labels = (torch.rand(n, generator=generator) < 0.5).long()  # 1 = ALL
+    images = torch.randint(60, 160, (n, 3, 8, 8), dtype=torch.uint8, generator=generator)
+    images[:, 2] = (images[:, 2].float() + 3 * labels[:, None, None]).clamp(0, 255).to(torch.uint8)
+    settings = {**PAPER, "epochs": 8, "lr": 0.003}
+    recall = {}
+    for name, weights in (("ALL up", {"ALL": 4.0, "HEM": 1.0}), ("ALL down", {"ALL": 1.0, "HEM": 4.0})):
+        cfg = train_config(settings, COMPUTE, 1, class_weights=class_weight_tuple(weights))
+
+        def network():
+            torch.manual_seed(0)
+            return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2), nn.LogSoftmax(1))
+
+        out = tmp_path / name.replace(" ", "_")
+        fit(
+            network(),
+            images[:300],
+            labels[:300],
+            images[300:],
+            labels[300:],
+            cfg,
+            out / "s",
+            out / "m.pt",
+            out / "h.csv",
+        )
+        predicted = predict_proba(load_exported(out / "m.pt", network()), images[300:], normalisation="imagenet")
+        is_all = labels[300:].numpy() == 1
+        recall[name] = float((predicted.argmax(1)[is_all] == 1).mean())
+    assert recall["ALL up"] > recall["ALL down"] + 0.2, recall

@@ -54,6 +54,8 @@ def test_cnmc_stage_end_to_end(workdir):
         m: set(pd.read_csv(results / "cnmc" / m / "crops" / "cells.tsv", sep="\t")["threshold"]) for m in deviations
     }
     assert thresholds == {"as_published": {"otsu"}, "ours": {"background"}}
+    for method in ("as_published", "ours"):
+        check_ensemble_and_split(results / "cnmc" / method)
     for rule in RULES:
         assert list((results / "benchmarks" / rule).rglob("*.tsv")), rule
     backbone_runs = sorted(
@@ -83,6 +85,34 @@ def test_cnmc_stage_end_to_end(workdir):
         assert element in section.body, element
     assert "73 and 28" in section.body  # the subject-count note beside the table
     assert "not the paper" in section.body  # values from other sources say so
+
+
+def check_ensemble_and_split(folder):
+    """Recompute, from the raw columns, what the pipeline wrote: the most-confident ensemble from
+    the three models' P(ALL), and the subject overlap from the roles of every cell."""
+    predictions = pd.read_csv(folder / "predictions.tsv", sep="\t", dtype={"source_id": str})
+    members = ("A", "B", "combined")
+    p_all = predictions[[f"prob_all_{m}" for m in members]].to_numpy(float)
+    confidence = np.maximum(p_all, 1 - p_all)
+    chosen = confidence.argmax(axis=1)  # first maximum: ties go to the earlier model
+    assert predictions["chosen_model"].tolist() == [members[c] for c in chosen]
+    expected = p_all[np.arange(len(p_all)), chosen]
+    np.testing.assert_allclose(predictions["prob_all_ensemble"], expected, atol=1e-6)
+    assert (predictions["pred_ensemble"] == (expected > 0.5).astype(int)).all()  # argmax: a tie is HEM
+    for m in members:
+        assert (predictions[f"pred_{m}"] == (predictions[f"prob_all_{m}"] > 0.5).astype(int)).all()
+    # Subjects on two sides of the split, counted from the per-cell roles (not from split.json).
+    roles = pd.read_csv(folder / "subsets.tsv", sep="\t", dtype={"source_id": str}, keep_default_na=False)
+    subjects = {role: set(roles.loc[roles["role"] == role, "source_id"]) for role in ("train", "val", "test")}
+    assert not subjects["train"] & subjects["val"] and not subjects["train"] & subjects["test"]
+    assert not subjects["val"] & subjects["test"]
+    assert set(predictions["source_id"]) == subjects["test"]  # the scored cells are the test subjects'
+    # Sets A and B: the same HEM part, complementary ALL halves.
+    train = roles[roles["role"] == "train"]
+    hem = train[train["class_name"] == "HEM"]
+    assert (hem["set_a"] == "both").all() and (hem["set_b"] == "both").all()
+    everything = train[train["class_name"] == "ALL"]
+    assert set(zip(everything["set_a"], everything["set_b"])) <= {("original", "augmented"), ("augmented", "original")}
 
 
 def tiny_dataset(tmp_path):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
 
 from leukoflow.core.evaluation import binary_row, pooled_note, with_pooled_row
 from leukoflow.core.metrics import binary_metrics
@@ -13,7 +14,11 @@ def test_binary_row_counts_and_intervals():
     expected = binary_metrics(tp=2, tn=1, fp=1, fn=1, seed=3)
     for name in ("accuracy", "specificity", "sensitivity", "f_score"):
         assert row[name] == pytest.approx(expected[name])
-        assert row[f"{name}_ci_low"] <= row[name] <= row[f"{name}_ci_high"]
+        assert row[f"{name}_ci_low"] == pytest.approx(expected[f"{name}_ci_low"])
+        assert row[f"{name}_ci_high"] == pytest.approx(expected[f"{name}_ci_high"])
+    # Proportions: scipy's Wilson score interval, e.g. accuracy 3 of 5.
+    reference = binomtest(3, 5).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (row["accuracy_ci_low"], row["accuracy_ci_high"]) == pytest.approx((reference.low, reference.high))
     assert set(binary_row([1], [1], metrics=("accuracy",))) == {
         "n_test",
         "tp",

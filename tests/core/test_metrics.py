@@ -264,3 +264,57 @@ def test_segmentation_metrics_agree_with_scikit_learn():
     assert result["dice_ci_low"] <= result["dice"] <= result["dice_ci_high"]
     with pytest.raises(ValueError, match="equal shape"):
         pixel_counts(predicted, truth[:, :10])
+
+
+def subjects_with_effects(rng, n_subjects=24, cells=15, mean=0.8, spread=8.0):
+    """Two-class predictions whose accuracy varies by subject (Beta around `mean`): cells of one
+    subject are correlated, as on C-NMC and UKM-WBC."""
+    p = rng.beta(mean * spread, (1 - mean) * spread, n_subjects)
+    groups = np.repeat(np.arange(n_subjects), cells)
+    y_true = np.repeat(rng.integers(0, 2, n_subjects), cells)  # one class per subject
+    correct = rng.random(len(groups)) < p[groups]
+    y_pred = np.where(correct, y_true, 1 - y_true)
+    return y_true, y_pred, groups
+
+
+def test_subject_bootstrap_matches_a_plain_resampling_of_subjects():
+    # Reference: resample whole subjects with numpy and score each draw with scikit-learn.
+    from leukoflow.core.metrics import multiclass_report
+
+    rng = np.random.default_rng(3)
+    y_true, y_pred, groups = subjects_with_effects(rng)
+    ours = multiclass_report(y_true, y_pred, ["a", "b"], groups=groups, n_boot=4000, seed=0).set_index("class")
+    draws, f1s = [], []
+    subjects = np.unique(groups)
+    reference_rng = np.random.default_rng(11)
+    for _ in range(4000):
+        chosen = reference_rng.choice(subjects, size=len(subjects), replace=True)
+        rows = np.concatenate([np.flatnonzero(groups == s) for s in chosen])
+        draws.append(accuracy_score(y_true[rows], y_pred[rows]))
+        f1s.append(f1_score(y_true[rows], y_pred[rows], average="weighted"))
+    for values, (row, column) in ((draws, ("accuracy", "f1")), (f1s, ("weighted avg", "f1"))):
+        low, high = np.quantile(values, [0.025, 0.975])
+        assert ours.loc[row, f"{column}_ci_low"] == pytest.approx(low, abs=0.015), row
+        assert ours.loc[row, f"{column}_ci_high"] == pytest.approx(high, abs=0.015), row
+    # Resampling cells instead would give a much narrower, overconfident interval.
+    cells = multiclass_report(y_true, y_pred, ["a", "b"], n_boot=4000, seed=0).set_index("class")
+    width = ours.loc["accuracy", "f1_ci_high"] - ours.loc["accuracy", "f1_ci_low"]
+    assert cells.loc["accuracy", "f1_ci_high"] - cells.loc["accuracy", "f1_ci_low"] < 0.75 * width
+
+
+def test_subject_bootstrap_covers_the_population_accuracy():
+    # Coverage on simulated subjects: the population accuracy (the mean subject accuracy, every
+    # subject with the same number of cells) lies inside the 95% interval in about 95% of runs;
+    # the cell-level bootstrap, blind to the subject effect, covers it far less often.
+    from leukoflow.core.metrics import multiclass_report
+
+    rng = np.random.default_rng(5)
+    hits, naive_hits = [], []
+    for _ in range(150):
+        y_true, y_pred, groups = subjects_with_effects(rng)
+        row = multiclass_report(y_true, y_pred, ["a", "b"], groups=groups, n_boot=400, seed=1).iloc[-1]
+        hits.append(row["f1_ci_low"] <= 0.8 <= row["f1_ci_high"])
+        naive = multiclass_report(y_true, y_pred, ["a", "b"], n_boot=400, seed=1).iloc[-1]
+        naive_hits.append(naive["f1_ci_low"] <= 0.8 <= naive["f1_ci_high"])
+    assert 0.88 <= np.mean(hits) <= 0.99, np.mean(hits)
+    assert np.mean(naive_hits) < np.mean(hits) - 0.1, (np.mean(naive_hits), np.mean(hits))
