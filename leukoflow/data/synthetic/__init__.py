@@ -4,7 +4,8 @@ The real datasets cannot be redistributed, so the workflow's demo runs on these.
 `smear` (stain, illumination, red cells, platelets, Beer-Lambert development), `cells` (white
 cells and their planted morphology), `field` (composition of one field, single-cell crops),
 `slides` (ALL-IDB1 slide plans: cell counts, clumps), `slide_crops` (ALL-IDB2 crops cut from
-those slides, with planted provenance), `writers` (the on-disk layouts).
+those slides, with planted provenance), `writers` (the on-disk layouts; shared plumbing),
+`cnmc_writer` (the C-NMC layout and its planted difficulty: class overlap, subject effects).
 
 Every writer takes keyword-only sizes and a seed, writes `<out_dir>/data/` in the real layout
 and `<out_dir>/truth.tsv` with the planted truth, and returns the `data/` path. The same seed
@@ -20,9 +21,10 @@ import numpy as np
 
 from leukoflow.core.errors import ConfigError
 from leukoflow.data.synthetic.cells import BLAST_KINDS, CELL_KINDS
+from leukoflow.data.synthetic.cnmc_writer import write_cnmc
 from leukoflow.data.synthetic.field import render_crop
 from leukoflow.data.synthetic.screen_smears import write_screen
-from leukoflow.data.synthetic.writers import write_allidb1, write_allidb2, write_cnmc, write_ukm
+from leukoflow.data.synthetic.writers import write_allidb1, write_allidb2, write_ukm
 
 __all__ = [
     "BLAST_KINDS",

@@ -90,22 +90,30 @@ def render_crop(rng: np.random.Generator, kind: str, size: int = 257) -> Field:
     )
 
 
-def render_segmented_cell(rng: np.random.Generator, kind: str, size: int = 450) -> Field:
+def render_segmented_cell(
+    rng: np.random.Generator, kind: str, size: int = 450, stain: Stain | None = None, scale: float = 1.0
+) -> Field:
     """A C-NMC style cell: stain-normalised (little stain variation), alone on exact black.
 
     Only a square around the cell is rendered (the rest of the frame is black anyway), then
-    pasted into the size x size frame.
+    pasted into the size x size frame. `stain` and `scale` (cell size factor) are the subject's
+    when the caller draws them once per subject; by default each cell draws its own stain.
     """
     if kind not in CELL_KINDS:
         raise ValueError(f"unknown white-cell kind {kind!r}; expected one of {CELL_KINDS}")
-    white = size * rng.uniform(0.36, 0.5)
+    white = size * rng.uniform(0.36, 0.5) * float(scale)
     centre = size / 2.0 + rng.uniform(-0.04, 0.04, 2) * size
     radius = sample_radius(rng, kind, white)
     reach = int(np.ceil(radius * (BOX_EXTENT.get(kind, 1.35) + 0.05))) + 6
     left, top = (np.floor(centre) - reach).astype(int)
     spec = CellSpec(kind, float(centre[0] - left), float(centre[1] - top), radius)
     box = render_field(
-        rng, 2 * reach + 1, 2 * reach + 1, [spec], stain=sample_stain(rng, variation=0.3), red_cell_diameter=None
+        rng,
+        2 * reach + 1,
+        2 * reach + 1,
+        [spec],
+        stain=sample_stain(rng, variation=0.3) if stain is None else stain,
+        red_cell_diameter=None,
     )
     rgb = np.zeros((size, size, 3), dtype=np.uint8)
     nucleus = np.zeros((size, size), dtype=bool)

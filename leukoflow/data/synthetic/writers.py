@@ -26,7 +26,7 @@ from leukoflow.core.errors import ConfigError
 from leukoflow.core.io import write_table_atomic
 from leukoflow.data.datasets import DATASETS
 from leukoflow.data.synthetic.cells import BLAST_KINDS
-from leukoflow.data.synthetic.field import render_crop, render_segmented_cell
+from leukoflow.data.synthetic.field import render_crop
 from leukoflow.data.synthetic.slide_crops import cut_planned_crops, plan_slide_crops, slide_cells
 from leukoflow.data.synthetic.slides import render_slide
 
@@ -47,9 +47,6 @@ ALLIDB2_ODD_SIZES = {
 }
 HEALTHY_MIX = (("lymphocyte", 0.7), ("neutrophil", 0.3))  # white cells of healthy ALL-IDB2 crops
 UKM_CLASSES = DATASETS["ukm"].classes  # label order of the manifest
-CNMC_FOLDS = 3
-CNMC_PRELIM_DIR = "C-NMC_test_prelim_phase_data"
-CNMC_PRELIM_CSV = "C-NMC_test_prelim_phase_data_labels.csv"
 MIN_SLIDE_SIDE = 320  # room for one large blast wholly inside the slide
 
 # Dataset keys for the random generators: one stream per (seed, dataset, item).
@@ -278,110 +275,6 @@ def edge_offset(rng: np.random.Generator, shape: Sequence[int], width: int, heig
     top = 0 if rng.random() < 0.5 else shape[0] - height
     left = 0 if rng.random() < 0.5 else shape[1] - width
     return top, left
-
-
-# --- C-NMC 2019 -------------------------------------------------------------------------------
-
-
-def cnmc_cell_names(rng: np.random.Generator, subject: str, n_cells: int, tag: str) -> list[str]:
-    """`UID_<subject>_<image>_<cell>_<tag>.bmp` names: cells grouped 1-4 per source image."""
-    names, image, cell = [], 1, 0
-    per_image = int(rng.integers(1, 5))
-    for _ in range(n_cells):
-        if cell == per_image:
-            image, cell, per_image = image + 1, 0, int(rng.integers(1, 5))
-        cell += 1
-        names.append(f"UID_{subject}_{image}_{cell}_{tag}.bmp")
-    return names
-
-
-def write_cnmc(
-    out_dir: str | Path,
-    *,
-    subjects_all: int,
-    subjects_hem: int,
-    cells_per_subject: int,
-    prelim_subjects: int,
-    cells_per_prelim_subject: int,
-    size: int = 450,
-    nested: bool = False,
-    seed: int = 0,
-) -> Path:
-    """Training folds `fold_{0,1,2}/{all,hem}/UID_*.bmp` plus the preliminary test set.
-
-    Subjects are dealt to the three folds whole (never split across folds), each class
-    separately so every fold holds both. ALL subjects are numbered 1.., healthy ones H1..;
-    preliminary-test subjects continue both numberings, so they never occur in training. The
-    preliminary cells are renamed 1.bmp.. in shuffled order and listed in the labels CSV with
-    their original UID name. `prelim_subjects=0` writes no preliminary set.
-    """
-    subjects_all = check_count("cnmc", "subjects_all", subjects_all)
-    subjects_hem = check_count("cnmc", "subjects_hem", subjects_hem)
-    cells_per_subject = check_count("cnmc", "cells_per_subject", cells_per_subject, 1)
-    prelim_subjects = check_count("cnmc", "prelim_subjects", prelim_subjects)
-    cells_per_prelim = check_count("cnmc", "cells_per_prelim_subject", cells_per_prelim_subject, 1)
-    size = check_count("cnmc", "size", size, 64)
-    seed = check_seed("cnmc", seed)
-    if subjects_all + subjects_hem == 0:
-        raise ConfigError("synthetic.cnmc: subjects_all + subjects_hem must be at least 1")
-
-    order_rng = image_rng(seed, _CNMC, 0)
-    all_ids = [str(i) for i in range(1, subjects_all + 1)]
-    hem_ids = [f"H{i}" for i in range(1, subjects_hem + 1)]
-    folds = {}
-    for ids in (all_ids, hem_ids):
-        for position, subject in enumerate(order_rng.permutation(ids) if ids else []):
-            folds[str(subject)] = position % CNMC_FOLDS
-    prelim_all = prelim_all_subjects(prelim_subjects)
-    prelim_ids = [str(subjects_all + i) for i in range(1, prelim_all + 1)]
-    prelim_ids += [f"H{subjects_hem + i}" for i in range(1, prelim_subjects - prelim_all + 1)]
-
-    def subject_key(subject: str) -> int:
-        # ALL subject n -> n, healthy subject Hn -> 10^6 + n: one random stream each.
-        return int(subject[1:]) + 1_000_000 if subject.startswith("H") else int(subject)
-
-    rows = []
-    with staged_data(out_dir) as data:
-        root = data / "C-NMC_Leukemia" if nested else data
-        train_dir = root / "training_data" if nested else root
-        prelim_parent = root / "validation_data" if nested else root
-        for subject in all_ids + hem_ids:
-            key = subject_key(subject)
-            tag, kind = ("hem", "lymphocyte") if subject.startswith("H") else ("all", "lymphoblast")
-            folder = train_dir / f"fold_{folds[subject]}" / tag
-            names = cnmc_cell_names(image_rng(seed, _CNMC, key), subject, cells_per_subject, tag)
-            for index, name in enumerate(names):
-                rgb = render_segmented_cell(image_rng(seed, _CNMC, key, index), kind, size).rgb
-                save_image(rgb, folder / name, format="BMP")
-                rows.append(dict(id=name[: -len(".bmp")], kind=kind))
-        if prelim_ids:
-            cells = []
-            for subject in prelim_ids:
-                key = subject_key(subject)
-                tag, kind = ("hem", "lymphocyte") if subject.startswith("H") else ("all", "lymphoblast")
-                names = cnmc_cell_names(image_rng(seed, _CNMC, key), subject, cells_per_prelim, tag)
-                cells += [(name, kind, image_rng(seed, _CNMC, key, index)) for index, name in enumerate(names)]
-            lines = ["Patient_ID,new_names,labels\n"]
-            for new_number, index in enumerate(order_rng.permutation(len(cells)), start=1):
-                name, kind, rng = cells[index]
-                save_image(
-                    render_segmented_cell(rng, kind, size).rgb,
-                    prelim_parent / CNMC_PRELIM_DIR / f"{new_number}.bmp",
-                    format="BMP",
-                )
-                lines.append(f"{name},{new_number}.bmp,{int(kind in BLAST_KINDS)}\n")
-                rows.append(dict(id=f"prelim_{new_number}", kind=kind))
-            save_text("".join(lines), prelim_parent / CNMC_PRELIM_CSV)
-    write_truth(out_dir, rows, ["id", "kind"])
-    return Path(out_dir) / "data"
-
-
-def prelim_all_subjects(prelim_subjects: int) -> int:
-    """How many preliminary-test subjects have ALL: about 60 % (the real set is 65 % ALL cells),
-    at least one of each class when there are two or more subjects."""
-    if prelim_subjects <= 1:
-        return prelim_subjects
-    return int(min(max(round(0.6 * prelim_subjects), 1), prelim_subjects - 1))
 
 
 # --- UKM-WBC ----------------------------------------------------------------------------------

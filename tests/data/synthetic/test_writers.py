@@ -398,3 +398,57 @@ def test_rewrite_replaces_old_files(tmp_path):
     write_allidb2(tmp_path, n_all=1, n_healthy=1, seed=0)
     assert sorted(p.name for p in (tmp_path / "data" / "img").iterdir()) == ["Im001_1.tif", "Im002_0.tif"]
     assert len(pd.read_csv(tmp_path / "truth.tsv", sep="\t")) == 2
+
+
+def test_cnmc_difficulty_planted_and_recorded(tmp_path):
+    # overlap: that share of cells drawn as the other class, still labelled by their subject;
+    # subject_effect: one stain per subject, so cells of one subject resemble each other in colour.
+    settings = dict(subjects_all=6, subjects_hem=6, cells_per_subject=10, prelim_subjects=0, cells_per_prelim_subject=1)
+    root = write_cnmc(tmp_path / "hard", **settings, size=64, overlap=0.3, subject_effect=1.0, seed=2)
+    truth = pd.read_csv(tmp_path / "hard" / "truth.tsv", sep="\t")
+    swapped = truth["kind"].eq("lymphoblast").astype(int) != truth["label"]
+    assert 0.18 <= swapped.mean() <= 0.42  # 120 cells, p = 0.3
+    assert set(truth.loc[truth["label"] == 1, "kind"]) == {"lymphoblast", "lymphocyte"}
+
+    def colour_spread(folder):
+        means = {}
+        for path in sorted(folder.rglob("UID_*.bmp")):
+            rgb = read_rgb(path).astype(float)
+            cell = rgb.max(axis=2) > 0
+            means.setdefault(CNMC_NAME.fullmatch(path.name).group(1), []).append(rgb[cell].mean(axis=0))
+        within = np.mean([np.var(np.array(v), axis=0).sum() for v in means.values()])
+        between = np.var(np.array([np.mean(v, axis=0) for v in means.values()]), axis=0).sum()
+        return between / within
+
+    plain = write_cnmc(tmp_path / "plain", **settings, size=64, seed=2)
+    assert colour_spread(root) > 2 * colour_spread(plain)
+    with pytest.raises(ConfigError, match="overlap"):
+        write_cnmc(tmp_path / "bad", **settings, overlap=1.5)
+
+
+def test_cnmc_colour_baseline_leaks_by_cell_not_by_subject(tmp_path):
+    # The leak the subject split avoids, planted: a colour-histogram classifier (mean and spread
+    # of each channel over the cell) reads the subject's stain. Split by cell, it scores well
+    # above chance (subjects seen in training); split by subject, near chance (their stains say
+    # nothing of the class), and the morphology overlap keeps any model below 1.0.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_score
+
+    settings = dict(
+        subjects_all=10, subjects_hem=10, cells_per_subject=12, prelim_subjects=0, cells_per_prelim_subject=1
+    )
+    root = write_cnmc(tmp_path / "c", **settings, size=64, overlap=0.2, subject_effect=1.0, seed=4)
+    features, labels, subjects = [], [], []
+    for path in sorted(root.rglob("UID_*.bmp")):
+        rgb = read_rgb(path).astype(float)
+        cell = rgb[rgb.max(axis=2) > 0]
+        features.append(np.concatenate([cell.mean(axis=0), cell.std(axis=0)]))
+        match = CNMC_NAME.fullmatch(path.name)
+        labels.append(int(match.group(4) == "all"))
+        subjects.append(match.group(1))
+    x, y = np.array(features), np.array(labels)
+    model = LogisticRegression(max_iter=2000)
+    by_cell = cross_val_score(model, x, y, cv=StratifiedKFold(5, shuffle=True, random_state=0)).mean()
+    by_subject = cross_val_score(model, x, y, cv=GroupKFold(5), groups=subjects).mean()
+    assert by_cell >= by_subject + 0.15, (by_cell, by_subject)
+    assert by_subject <= 0.7, by_subject
