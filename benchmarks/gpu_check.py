@@ -228,10 +228,6 @@ def child_env() -> dict:
     return env
 
 
-def snakemake_command() -> list[str]:
-    return [sys.executable, "-m", "snakemake"]
-
-
 def part_workflow_parity(args, sizes) -> dict:
     import pandas as pd
     import yaml
@@ -248,7 +244,7 @@ def part_workflow_parity(args, sizes) -> dict:
         }
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         command = [
-            *snakemake_command(),
+            sys.executable, "-m", "snakemake",
             "--snakefile", str(REPO / "workflow" / "Snakefile"),
             "--directory", str(workdir),
             "--workflow-profile", str(REPO / "profiles" / "default"),
@@ -327,21 +323,10 @@ def train_rate(model: nn.Module, shape, steps: int, device, bf16: bool, channels
     return rate(step, batch, steps, device)
 
 
-class PooledTrunk(nn.Module):
-    """A trunk with global pooling and a linear layer: the stage-1 network of C-NMC."""
-
-    def __init__(self, trunk: nn.Module):
-        super().__init__()
-        self.trunk, self.head = trunk, nn.Linear(trunk.out_channels, 2)
-
-    def forward(self, x):
-        return torch.log_softmax(self.head(self.trunk(x).mean(dim=(2, 3))), 1)
-
-
 def part_throughput(args, sizes) -> dict:
     from leukoflow.allidb2.frozen import TopOfNetwork, frozen_maps
+    from leukoflow.cnmc.models import BackboneClassifier  # C-NMC's stage-1 network
     from leukoflow.inference import predict_proba
-    from leukoflow.nets.inception_resnet_v2 import InceptionResNetV2Trunk
     from leukoflow.nets.unet import UNet
     from leukoflow.slides.heatmap import excitation_map
 
@@ -373,7 +358,7 @@ def part_throughput(args, sizes) -> dict:
         amp = device.type == "cuda"  # the workflow trains with bf16-mixed on a GPU, fp32 on the CPU
         half = max(2, batch // 2)
         here["train_inception_resnet_v2"] = train_rate(
-            PooledTrunk(InceptionResNetV2Trunk()), (half, 3, sizes["irv2"], sizes["irv2"]), steps, device, amp, True
+            BackboneClassifier("inception_resnet_v2"), (half, 3, sizes["irv2"], sizes["irv2"]), steps, device, amp, True
         )
         unet = UNet(in_channels=1, out_channels=1, features=sizes["unet_features"])
         quarter = max(2, batch // 4)

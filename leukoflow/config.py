@@ -107,6 +107,8 @@ def check_config(config: dict) -> None:
             "(screen.enabled, screen.models) is asked for; nothing to run"
         )
     check_screen(config)
+    if "cnmc" in enabled:
+        check_cnmc(config)
     for name in enabled:
         root = dataset_settings(config, name).get("root")
         if root in (None, ""):
@@ -116,6 +118,21 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"datasets.{name}.root: folder does not exist: {root}")
         if not path.is_dir():
             raise ConfigError(f"datasets.{name}.root: not a folder: {root}")
+
+
+def check_cnmc(config: dict) -> None:
+    """Each C-NMC method's network must take the crop size (Inception-ResNet-v2: 75 px at least)."""
+    from leukoflow.cnmc.methods import switches
+    from leukoflow.nets.inception_resnet_v2 import MIN_INPUT
+
+    cnmc = config.get("cnmc", {})
+    size = cnmc.get("crop", {}).get("size", 299)
+    for method in cnmc.get("methods", ()):
+        if switches(cnmc, method)["backbone"] == "inception_resnet_v2" and size < MIN_INPUT:
+            raise ConfigError(
+                f"cnmc.crop.size: {size} px is too small for inception_resnet_v2 (method {method}; at least "
+                f"{MIN_INPUT} px); raise it, or set cnmc.{method}.backbone: efficientnet_lite0"
+            )
 
 
 _SLIDE_NAME = re.compile(r"^(Im\d+_[01])\.jpe?g$", re.IGNORECASE)

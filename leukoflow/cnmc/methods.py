@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-METHODS = ("as_published", "ours")
-METHOD_TITLES = {"as_published": "As published", "ours": "Ours"}
+from leukoflow.core.methods import departures, method_switches
 
 PAPER_VALUES = {
     "threshold": "otsu",
@@ -38,13 +37,7 @@ STEP_KEYS = {"crop": ("threshold",), "backbones": ("backbone",)}
 
 def switches(cnmc: Mapping, method: str) -> dict:
     """The switch values one method runs with."""
-    if method not in METHODS:
-        raise ValueError(f"unknown C-NMC method {method!r}; expected one of {METHODS}")
-    overrides = cnmc.get("ours" if method == "ours" else "as_published", {}) or {}
-    unknown = sorted(set(overrides) - set(PAPER_VALUES))
-    if unknown:
-        raise ValueError(f"cnmc.{method}: unknown switches {unknown}; expected {sorted(PAPER_VALUES)}")
-    return {**PAPER_VALUES, **overrides}
+    return method_switches(cnmc, method, PAPER_VALUES, "cnmc")
 
 
 def step_settings(cnmc: Mapping, method: str, step: str) -> dict:
@@ -60,9 +53,4 @@ def rule_params(cnmc: Mapping, step: str):
 
 def deviations(cnmc: Mapping, method: str) -> list[tuple[str, str, str]]:
     """(switch, value, why) for every switch the method runs away from the paper's value."""
-    values = switches(cnmc, method)
-    out = []
-    for key, paper in PAPER_VALUES.items():
-        if values[key] != paper:
-            out.append((key, str(values[key]), DEVIATIONS[key]))
-    return out
+    return departures(switches(cnmc, method), PAPER_VALUES, DEVIATIONS)

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from leukoflow.cnmc.methods import DEVIATIONS, METHOD_TITLES, METHODS
+from leukoflow.cnmc.methods import DEVIATIONS
 from leukoflow.cnmc.paper import FINAL_TEST, SUBJECT_COUNTS, TABLE1
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.io import read_tsv, write_text_atomic
+from leukoflow.core.methods import METHOD_TITLES, METHODS
 from leukoflow.data.datasets import DATASETS
 from leukoflow.report.figures import RocCurve, classifier_figure
 from leukoflow.report.framework import (

@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from leukoflow.cnmc.figures import learning_curves
-from leukoflow.cnmc.methods import METHOD_TITLES
 from leukoflow.cnmc.paper import TABLE1
 from leukoflow.core.io import read_tsv, write_table_atomic
+from leukoflow.core.methods import METHOD_TITLES
 from leukoflow.core.metrics import multiclass_report
 from leukoflow.data.datasets import DATASETS
 

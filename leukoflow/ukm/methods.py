@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-METHODS = ("as_published", "ours")
-METHOD_TITLES = {"as_published": "As published", "ours": "Ours"}
-INPUTS = ("masked", "crop")
-NETWORKS = ("five_layer", "small_cnn")
+from leukoflow.core.methods import departures, method_switches
 
 PAPER_VALUES = {
     "classifier_input": "masked",
@@ -37,23 +34,13 @@ DEVIATIONS = {
 
 
 def switches(ukm: Mapping, method: str) -> dict:
-    """The switch values one method's classifier runs with."""
-    if method not in METHODS:
-        raise ValueError(f"unknown UKM-WBC method {method!r}; expected one of {METHODS}")
-    overrides = ukm.get(method, {}) or {}
-    unknown = sorted(set(overrides) - set(PAPER_VALUES))
-    if unknown:
-        raise ValueError(f"ukm.{method}: unknown switches {unknown}; expected {sorted(PAPER_VALUES)}")
-    values = {**PAPER_VALUES, **overrides}
-    if values["classifier_input"] not in INPUTS or values["network"] not in NETWORKS:
-        raise ValueError(f"ukm.{method}: classifier_input must be one of {INPUTS}, network one of {NETWORKS}")
-    return values
+    """The switch values one method's classifier runs with (the schema checks their values)."""
+    return method_switches(ukm, method, PAPER_VALUES, "ukm")
 
 
 def deviations(ukm: Mapping, method: str) -> list[tuple[str, str, str]]:
     """(switch, value, why) for every switch the method runs away from the paper's value."""
-    values = switches(ukm, method)
-    return [(key, str(values[key]), DEVIATIONS[key]) for key, paper in PAPER_VALUES.items() if values[key] != paper]
+    return departures(switches(ukm, method), PAPER_VALUES, DEVIATIONS)
 
 
 def rule_params(ukm: Mapping):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from leukoflow.core.io import write_text_atomic
+from leukoflow.core.methods import METHOD_TITLES, METHODS
 from leukoflow.data.datasets import DATASETS
 from leukoflow.report.figures import classifier_figure
 from leukoflow.report.framework import (
@@ -38,7 +39,7 @@ from leukoflow.report.html import (
     paragraph,
     png_data_uri,
 )
-from leukoflow.ukm.methods import DEVIATIONS, METHOD_TITLES, METHODS
+from leukoflow.ukm.methods import DEVIATIONS
 from leukoflow.ukm.paper import CLASSIFICATION, CROSS_ENTROPY_NOTE, IMAGE_COUNT_NOTE, SEGMENTATION
 
 CLASSES = DATASETS["ukm"].classes
@@ -57,8 +58,6 @@ EVALUATION_TITLES = {"holdout": "70/30 hold-out (paper)", "cross_validation": "c
 
 def segmentation_block(table: pd.DataFrame, tag: str) -> str:
     table = table.assign(mask=[MASK_TITLES.get(m, m) for m in table["mask"]])
-    if "evaluation" not in table:
-        table = table.assign(evaluation="cross_validation")
     table = table.assign(evaluation=[EVALUATION_TITLES.get(e, e) for e in table["evaluation"]])
     css = ["pooled" if str(fold) in ("all", "holdout") else "" for fold in table["fold"]]
     return metric_table(
@@ -200,6 +199,7 @@ def render_ukm(inputs: ReportInputs, context: ReportContext) -> list[Section]:
     subsections = []
     if inputs.has("ukm_segmentation"):
         required = [
+            "evaluation",
             "fold",
             "mask",
             "n_images",
@@ -230,9 +230,9 @@ def render_ukm(inputs: ReportInputs, context: ReportContext) -> list[Section]:
         )
     )
     if inputs.has("ukm_classification"):
-        table = read_table(inputs.one("ukm_classification"), ["class", "precision", "recall", "f1", "support"])
-        if "method" not in table:
-            table = table.assign(method="ours")
+        table = read_table(
+            inputs.one("ukm_classification"), ["method", "class", "precision", "recall", "f1", "support"]
+        )
         parts.append("<h3 id='ukm-cls'>Classification</h3>" + paragraph(IMAGE_COUNT_NOTE, "note"))
         subsections.append(("ukm-cls", "Classification"))
         for method in [m for m in METHODS if (table["method"] == m).any()]:

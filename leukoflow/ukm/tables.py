@@ -184,8 +184,8 @@ def write_ukm_tables(
 
     The classification table stacks one block per classifier method (`predictions_paths` etc.
     keyed by method), with columns `method` and `deviations` ("switch=value; ...")."""
+    from leukoflow.core.methods import METHOD_TITLES
     from leukoflow.inference import read_exported
-    from leukoflow.ukm.methods import METHOD_TITLES
     from leukoflow.ukm.preprocess import read_index
 
     counts = read_counts(counts_path)

@@ -34,8 +34,6 @@ def test_switches_and_deviations():
     assert [d[:2] for d in methods.deviations(demo, "as_published")] == [("input_size", "48")]
     with pytest.raises(ValueError, match="unknown switches"):
         methods.switches({"ours": {"size": 3}}, "ours")
-    with pytest.raises(ValueError, match="network one of"):
-        methods.switches({"ours": {"network": "resnet"}}, "ours")
 
 
 def two_nuclei_image():

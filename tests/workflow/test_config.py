@@ -15,7 +15,10 @@ SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 
 
 def load(name):
-    return yaml.safe_load((REPO / "config" / name).read_text())
+    """A shipped config as the workflow sees it: validated, the schema's defaults filled in."""
+    config = yaml.safe_load((REPO / "config" / name).read_text())
+    validate(config, SCHEMA)
+    return config
 
 
 @pytest.mark.parametrize("name", ["demo.yaml", "config.yaml"])
@@ -93,6 +96,17 @@ def test_bad_config_stops_snakemake_before_any_job(workdir):
     assert result.returncode != 0
     assert "datasets.allidb2.root" in result.stderr + result.stdout
     assert not (workdir / "results").exists()
+
+
+def test_a_crop_too_small_for_the_papers_network_stops_before_any_job():
+    from leukoflow.config import check_cnmc
+
+    ours = {"threshold": "background", "backbone": "efficientnet_lite0"}
+    config = {"cnmc": {"methods": ["as_published", "ours"], "ours": ours, "as_published": {}, "crop": {"size": 64}}}
+    with pytest.raises(ConfigError, match="cnmc.crop.size: 64 px is too small for inception_resnet_v2"):
+        check_cnmc(config)
+    check_cnmc({"cnmc": {**config["cnmc"], "as_published": {"backbone": "efficientnet_lite0"}}})  # the demo's
+    check_cnmc({"cnmc": {**config["cnmc"], "crop": {"size": 299}}})
 
 
 def test_renamed_sections_say_where_they_went():
