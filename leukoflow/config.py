@@ -127,7 +127,9 @@ def check_cnmc(config: dict) -> None:
 
     cnmc = config.get("cnmc", {})
     size = cnmc.get("crop", {}).get("size", 299)
-    for method in cnmc.get("methods", ()):
+    leak_check = cnmc.get("leak_check", {})
+    trained = [*cnmc.get("methods", ()), *([leak_check.get("method", "ours")] if leak_check.get("enabled") else [])]
+    for method in dict.fromkeys(trained):
         if switches(cnmc, method)["backbone"] == "inception_resnet_v2" and size < MIN_INPUT:
             raise ConfigError(
                 f"cnmc.crop.size: {size} px is too small for inception_resnet_v2 (method {method}; at least "

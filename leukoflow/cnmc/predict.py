@@ -16,6 +16,7 @@ import torch
 
 from leukoflow.cnmc.crop import read_crops
 from leukoflow.cnmc.names import MODEL_NAMES
+from leukoflow.cnmc.subsets import SCORED_ROLES
 from leukoflow.core.device import job_device
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.io import read_tsv, write_table_atomic
@@ -96,15 +97,17 @@ def predict_stage(
     if list(table["id"]) != list(payload["ids"]):
         raise DatasetError(subsets_path, f"rows do not match the cells of {crops_path}; rerun cnmc_subsets")
     device = job_device(compute["accelerator"], compute["allow_cpu_fallback"])
-    test = (table["role"] == "test").to_numpy()
-    images = payload["images"][torch.tensor(test)]
-    cells = table.loc[test, ["id", "source_id", "label", "class_name", "split"]]
+    # Held-out training cells (protocol `cell`) are scored too, in rows of their own role.
+    scored = table["role"].isin(SCORED_ROLES).to_numpy()
+    images = payload["images"][torch.tensor(scored)]
+    cells = table.loc[scored, ["id", "source_id", "label", "class_name", "split", "role"]]
     members = load_members(model_paths)  # once for the evaluation cells and the unlabelled images
     predictions = prediction_table(cells, model_probabilities(members, images, batch_size, device))
     write_table_atomic(predictions, predictions_out)
-    for name in (*MODEL_NAMES, ENSEMBLE):
-        accuracy = float((predictions[f"pred_{name}"] == predictions["label"]).mean()) if len(predictions) else np.nan
-        log.info("%s: accuracy %.4f on %d evaluation cells", name, accuracy, len(predictions))
+    for role, rows in predictions.groupby("role"):
+        for name in (*MODEL_NAMES, ENSEMBLE):
+            accuracy = float((rows[f"pred_{name}"] == rows["label"]).mean())
+            log.info("%s: accuracy %.4f on %d %s cells", name, accuracy, len(rows), role)
 
     extra = read_crops(unlabelled_path)
     extra_index = pd.read_csv(unlabelled_index_path, sep="\t", dtype=str, keep_default_na=False)

@@ -6,7 +6,8 @@ One block per method (as published, ours: `cnmc.methods`), each with its deviati
 paper, and a side-by-side table of the methods' weighted F1 first.
 
 Input keys (all optional), each suffixed by the method (`cnmc_table_ours`, ...): cnmc_table,
-cnmc_subjects, cnmc_split, cnmc_predictions, cnmc_curves, cnmc_crop_sheet, cnmc_unlabelled.
+cnmc_subjects, cnmc_split, cnmc_predictions, cnmc_curves, cnmc_crop_sheet, cnmc_unlabelled; and
+cnmc_protocols (one method under the split by subject and the split by cell).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pandas as pd
 
 from leukoflow.cnmc.methods import DEVIATIONS
 from leukoflow.cnmc.paper import FINAL_TEST, SUBJECT_COUNTS, TABLE1
+from leukoflow.cnmc.protocols import inflation
+from leukoflow.cnmc.subsets import scored_rows
 from leukoflow.core.errors import DatasetError
 from leukoflow.core.io import read_tsv, write_text_atomic
 from leukoflow.core.methods import METHOD_TITLES, METHODS
@@ -120,6 +123,50 @@ def methods_block(tables: dict[str, pd.DataFrame], tag: str) -> str:
     )
 
 
+SPLIT_TITLES = {"subject": "by subject (leak-free)", "cell": "by cell (LEAKY)"}
+SCORED_TITLES = {
+    "prelim_test": "new subjects (preliminary test set)",
+    "held_out_subjects": "new subjects (held-out training subjects)",
+    "held_out_cells": "held-out cells of its training subjects",
+}
+PROTOCOL_COLUMNS = ["protocol", "scored_on", "model", "n_cells", "n_subjects", "subjects_seen_in_training"]
+
+
+def protocols_block(table: pd.DataFrame, tag: str) -> str:
+    """The ensemble of one method under both splits, and the leak's inflation in words."""
+    ensemble = table[table["model"] == "ensemble"].assign(
+        split=lambda t: t["protocol"].map(SPLIT_TITLES).fillna(t["protocol"]),
+        scored=lambda t: t["scored_on"].map(SCORED_TITLES).fillna(t["scored_on"]),
+        seen=lambda t: [
+            f"{int(s)} of {int(n)}" for s, n in zip(t["subjects_seen_in_training"], t["n_subjects"], strict=True)
+        ],
+    )
+    method = METHOD_TITLES.get(str(table["method"].iloc[0]), str(table["method"].iloc[0])) if len(table) else ""
+    html = metric_table(
+        ensemble,
+        table_id="cnmc-protocols",
+        columns=[
+            ("split", "Split"),
+            ("scored", "Scored on"),
+            ("n_cells", "Cells"),
+            ("seen", "Subjects seen in training"),
+        ],
+        metrics=(("weighted_f1", "Weighted F1"), ("auc", "AUC of P(ALL)")),
+        row_css=["leak" if leaky else "" for leaky in ensemble["leaky"].astype(bool)],
+        caption=f"{method} trained on a split by subject and on a split by cell, its ensemble scored{tag} "
+        "(95% CIs from a bootstrap over subjects; every model's rows in cnmc_protocols.tsv).",
+    )
+    gap = inflation(table)
+    if gap["weighted_f1"] == gap["weighted_f1"]:  # not NaN: the cell split was scored on both sets
+        html += paragraph(
+            f"The split by cell scores its held-out cells {100 * gap['weighted_f1']:+.1f} points of weighted F1 and "
+            f"{100 * gap['auc']:+.1f} of AUC above what the same models score on subjects they never saw: the "
+            "difference is what a cell-random evaluation would claim and not deliver on new patients.",
+            "note",
+        )
+    return html
+
+
 def table_blocks(table: pd.DataFrame, tag: str, method: str) -> str:
     """The ensemble beside the paper (Table 1's layout), then every model alone."""
     ensemble = table[table["model"] == "ensemble"]
@@ -166,7 +213,7 @@ def subject_block(subjects: pd.DataFrame, tag: str, method: str) -> str:
 
 
 def prediction_figure(path: str, tag: str, method: str) -> str:
-    predictions = read_tsv(path)
+    predictions = scored_rows(read_tsv(path), "test", path)
     missing = [c for c in ("label", "pred_ensemble", *(f"prob_all_{m}" for m in MODEL_TITLES)) if c not in predictions]
     if missing:
         raise DatasetError(path, f"missing columns {missing}")
@@ -248,6 +295,14 @@ def render_cnmc(inputs: ReportInputs, context: ReportContext) -> list[Section]:
     if tables:
         parts.append("<h3 id='cnmc-side-by-side'>Methods side by side</h3>" + methods_block(tables, tag))
         subsections.append(("cnmc-side-by-side", "Methods side by side"))
+    if inputs.has("cnmc_protocols"):
+        protocols = read_table(
+            inputs.one("cnmc_protocols"), [*PROTOCOL_COLUMNS, "weighted_f1", "auc", "leaky", "method"]
+        )
+        parts.append(
+            "<h3 id='cnmc-splits'>Split by subject against split by cell</h3>" + protocols_block(protocols, tag)
+        )
+        subsections.append(("cnmc-splits", "Split by subject against split by cell"))
     for method, (html, _) in blocks.items():
         parts.append(html)
         subsections.append((f"cnmc-{method}", METHOD_TITLES[method]))

@@ -4,7 +4,10 @@ bagging subsets A and B of Liu & Long (2019).
 Roles (column `role`): `test` (the preliminary test set when its labels are present, otherwise
 held-out training subjects), `val`, `train`. Protocol `subject` (default) keeps every subject's
 cells on one side of every split; protocol `cell` splits cells at random, as a cell-random
-split would (LEAKY: cells of one subject on both sides inflate the scores), labelled so.
+split would (LEAKY: cells of one subject on both sides inflate the scores), labelled so. Under
+protocol `cell` with a labelled preliminary test set, a share of the training cells is also held
+out at random (role `held_out`): the score a cell-random evaluation would publish, beside the
+same models' score on subjects they never saw (`cnmc.leak_check`, leukoflow/cnmc/protocols.py).
 
 Subsets: the ALL training cells (about twice the HEM cells) are cut at random into two equal
 halves All-A and All-B.
@@ -22,13 +25,16 @@ import logging
 import numpy as np
 import pandas as pd
 
-from leukoflow.core.errors import ConfigError
+from leukoflow.core.errors import ConfigError, DatasetError
 from leukoflow.core.io import read_tsv, write_table_atomic, write_text_atomic
 from leukoflow.core.splits import group_train_val_split
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("subject", "cell")
+HELD_OUT = "held_out"
+SCORED_ROLES = ("test", HELD_OUT)
+"""Roles whose cells are predicted and scored; Table 1 scores `test` only."""
 PRELIM_SPLIT = "prelim_test"
 ALL, HEM = 1, 0  # manifest labels (docs/design.md)
 ORIGINAL, AUGMENTED, BOTH = "original", "augmented", "both"
@@ -42,7 +48,7 @@ EVALUATIONS = {
 def assign_roles(
     index: pd.DataFrame, protocol: str = "subject", val_fraction: float = 0.3, test_fraction: float = 0.2, seed: int = 0
 ) -> tuple[pd.Series, str]:
-    """(role of every row: train / val / test, evaluation key of `EVALUATIONS`).
+    """(role of every row: train / val / test / held_out, evaluation key of `test` in `EVALUATIONS`).
 
     Raises
     ------
@@ -59,6 +65,11 @@ def assign_roles(
     if is_prelim.any():
         roles[is_prelim] = "test"
         evaluation = "prelim_test"
+        if protocol == "cell":
+            _, held = split_rows(groups[training], labels[training], test_fraction, seed, "cnmc.split.test_fraction")
+            rows = np.flatnonzero(training)
+            roles.iloc[rows[held]] = HELD_OUT
+            training[rows[held]] = False
     else:
         _, test = split_rows(groups[training], labels[training], test_fraction, seed, "cnmc.split.test_fraction")
         rows = np.flatnonzero(training)
@@ -70,6 +81,19 @@ def assign_roles(
     roles.iloc[rows[train]] = "train"
     roles.iloc[rows[val]] = "val"
     return roles, evaluation
+
+
+def scored_rows(predictions: pd.DataFrame, role: str, path: str) -> pd.DataFrame:
+    """The rows of a predictions table (`cnmc_predict`) scored as `role` (`test`, `held_out`).
+
+    Raises
+    ------
+    DatasetError
+        When the table has no `role` column (written before held-out cells were scored).
+    """
+    if "role" not in predictions:
+        raise DatasetError(path, "no `role` column (written by an older cnmc_predict); rerun cnmc_predict")
+    return predictions[predictions["role"] == role].reset_index(drop=True)
 
 
 def split_rows(groups, labels, fraction: float, seed: int, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -103,13 +127,17 @@ def design_subsets(index: pd.DataFrame, roles: pd.Series, seed: int = 0) -> pd.D
 
 
 def shared_groups(index: pd.DataFrame, roles: pd.Series) -> dict[str, int]:
-    """Subjects seen on two sides: train-val, train-test, val-test (0 everywhere: leak-free)."""
+    """Subjects seen on two sides: train-val, train-test, val-test, and train-held_out where cells
+    are held out (0 everywhere: leak-free)."""
     subjects = {role: set(index.loc[roles == role, "source_id"].astype(str)) for role in ("train", "val", "test")}
-    return {
+    shared = {
         "train_val": len(subjects["train"] & subjects["val"]),
         "train_test": len(subjects["train"] & subjects["test"]),
         "val_test": len(subjects["val"] & subjects["test"]),
     }
+    if (roles == HELD_OUT).any():
+        shared["train_held_out"] = len(subjects["train"] & set(index.loc[roles == HELD_OUT, "source_id"].astype(str)))
+    return shared
 
 
 def subsets_stage(*, index_path: str, split: dict, subsets_out: str, summary_out: str) -> pd.DataFrame:
@@ -123,16 +151,20 @@ def subsets_stage(*, index_path: str, split: dict, subsets_out: str, summary_out
     table = pd.concat([table, design_subsets(index, roles, split["seed"])], axis=1)
     write_table_atomic(table, subsets_out)
     shared = shared_groups(index, roles)
+    present = [role for role in ("train", "val", "test", HELD_OUT) if (roles == role).any()]
     counts = {
         role: {name: int(((roles == role) & (index["class_name"] == name)).sum()) for name in ("ALL", "HEM")}
-        for role in ("train", "val", "test")
+        for role in present
     }
-    subjects = {role: int(index.loc[roles == role, "source_id"].nunique()) for role in ("train", "val", "test")}
+    subjects = {role: int(index.loc[roles == role, "source_id"].nunique()) for role in present}
     summary = {
         "protocol": split["protocol"],
         "leaky": split["protocol"] == "cell" or any(shared.values()),
         "evaluation": evaluation,
         "evaluation_text": EVALUATIONS[evaluation],
+        "scored": {
+            role: (evaluation if role == "test" else "held_out_cells") for role in SCORED_ROLES if role in present
+        },
         "val_fraction": split["val_fraction"],
         "cells": counts,
         "subjects": subjects,

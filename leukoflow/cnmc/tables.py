@@ -16,6 +16,7 @@ import pandas as pd
 
 from leukoflow.cnmc.figures import learning_curves
 from leukoflow.cnmc.paper import TABLE1
+from leukoflow.cnmc.subsets import scored_rows
 from leukoflow.core.io import read_tsv, write_table_atomic
 from leukoflow.core.methods import METHOD_TITLES
 from leukoflow.core.metrics import multiclass_report
@@ -108,7 +109,7 @@ def write_tables(
     curves_out: str,
 ) -> pd.DataFrame:
     """The table and per-subject accuracy (TSV) and the learning curves (PNG)."""
-    predictions = read_tsv(predictions_path)
+    predictions = scored_rows(read_tsv(predictions_path), "test", predictions_path)
     split = json.loads(Path(split_path).read_text())
     table = build_table(predictions, split, n_boot, seed, method=method, deviations=deviations)
     table.insert(0, "data", source["source"])

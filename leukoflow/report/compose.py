@@ -12,7 +12,7 @@ claims are logged as a warning, so a forgotten renderer is noticed.
   allidb1   table2, slide_verdicts, cells, cells_per_slide, allidb1_localisation, allidb1_cell_sizes,
             panel_<slide>, cnn50, cnn50_predictions
   cnmc      cnmc_table, cnmc_subjects, cnmc_split, cnmc_predictions, cnmc_curves, cnmc_crop_sheet,
-            cnmc_unlabelled, each suffixed by the method (_as_published, _ours)
+            cnmc_unlabelled, each suffixed by the method (_as_published, _ours); cnmc_protocols
   screen    screen_images, screen_cells, screen_page
   ukm       ukm_segmentation, ukm_loss_comparison, ukm_classification, ukm_predictions,
             ukm_unet_curves, ukm_classifier_curves, ukm_panel

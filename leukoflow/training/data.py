@@ -34,7 +34,12 @@ class EpochBatchSampler(torch.utils.data.Sampler):
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return math.ceil(self.n / self.batch_size) - int(self._merges_last())
+
+    def _merges_last(self) -> bool:
+        # A training batch of one sample stops batch norm ("expected more than 1 value per
+        # channel"): it joins the batch before it (our choice: every sample still trains each epoch).
+        return self.shuffle and self.n > self.batch_size and self.n % self.batch_size == 1
 
     def __iter__(self):
         if self.shuffle:
@@ -42,7 +47,10 @@ class EpochBatchSampler(torch.utils.data.Sampler):
             order = torch.randperm(self.n, generator=generator)
         else:
             order = torch.arange(self.n)
-        return iter(order.split(self.batch_size))
+        batches = list(order.split(self.batch_size))
+        if self._merges_last():
+            batches[-2:] = [torch.cat(batches[-2:])]
+        return iter(batches)
 
 
 class TensorBatches(torch.utils.data.Dataset):

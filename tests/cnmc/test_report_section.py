@@ -82,3 +82,38 @@ def test_deviations_follow_the_switches():
 
     with pytest.raises(ValueError, match="unknown switches"):
         cnmc_methods.switches({"ours": {"thresh": "otsu"}}, "ours")
+
+
+def test_protocol_table_shows_the_leak_and_its_size(tmp_path):
+    import numpy as np
+
+    from leukoflow.cnmc.protocols import inflation, protocol_table
+    from tests.cnmc.test_protocols import predictions as protocol_predictions
+    from tests.cnmc.test_protocols import split as protocol_split
+
+    rng = np.random.default_rng(1)
+    runs = {
+        "cell": (
+            protocol_predictions(rng, {"held_out": 2.5, "test": 0.5}),
+            protocol_split("cell", {"test": "prelim_test", "held_out": "held_out_cells"}, {"train_held_out": 6}),
+        ),
+        "subject": (protocol_predictions(rng, {"test": 1.0}), protocol_split("subject", {"test": "prelim_test"}, {})),
+    }
+    table = protocol_table(runs, n_boot=50)
+    table.insert(0, "method", "ours")
+    write_table_atomic(table, tmp_path / "protocols.tsv")
+    split = {"evaluation": "prelim_test", "protocol": "subject", "leaky": False}
+    inputs = write_inputs(tmp_path, split)
+    inputs = ReportInputs(
+        {
+            **{k: inputs.one(k) for k in ("cnmc_table_ours", "cnmc_split_ours")},
+            "cnmc_protocols": str(tmp_path / "protocols.tsv"),
+        }
+    )
+    (section,) = render_cnmc(inputs, ReportContext())
+    block = section.body[section.body.index("id='cnmc-splits'") : section.body.index("id='cnmc-ours'")]
+    assert block.count("<tr class='leak'>") == 2  # the two rows of the split by cell
+    assert "held-out cells of its training subjects" in block and "6 of 6" in block and "0 of 6" in block
+    gap = inflation(table)
+    assert f"{100 * gap['weighted_f1']:+.1f} points of weighted F1" in block and gap["weighted_f1"] > 0
+    assert ("cnmc-splits", "Split by subject against split by cell") in section.subsections

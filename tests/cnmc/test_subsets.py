@@ -4,8 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leukoflow.cnmc.subsets import AUGMENTED, BOTH, ORIGINAL, assign_roles, design_subsets, shared_groups
-from leukoflow.core.errors import ConfigError
+from leukoflow.cnmc.subsets import (
+    AUGMENTED,
+    BOTH,
+    HELD_OUT,
+    ORIGINAL,
+    assign_roles,
+    design_subsets,
+    scored_rows,
+    shared_groups,
+)
+from leukoflow.core.errors import ConfigError, DatasetError
 
 
 def cell_index(n_all=10, n_hem=6, cells=12, prelim_all=3, prelim_hem=2, prelim_cells=5):
@@ -50,6 +59,33 @@ def test_cell_protocol_is_leaky_and_says_so():
     assert shared_groups(index, roles)["train_val"] > 0
     index = index[index["split"] != "prelim_test"].reset_index(drop=True)
     assert assign_roles(index, "cell", seed=0)[1] == "held_out_cells"
+
+
+def test_cell_protocol_also_holds_out_random_cells_of_the_training_subjects():
+    """Beside the preliminary test set, a split by cell keeps a share of the training cells back:
+    the cells a cell-random evaluation would score, from subjects the models trained on."""
+    index = cell_index()
+    roles, evaluation = assign_roles(index, "cell", test_fraction=0.2, seed=0)
+    assert evaluation == "prelim_test"
+    assert (roles[index["split"] == "prelim_test"] == "test").all()
+    training = index["split"] != "prelim_test"
+    held = roles == HELD_OUT
+    assert set(roles[training]) == {"train", "val", HELD_OUT}
+    assert held.sum() == pytest.approx(0.2 * training.sum(), abs=2)
+    assert set(index.loc[held, "label"]) == {0, 1}
+    shared = shared_groups(index, roles)
+    assert shared["train_held_out"] == index.loc[held, "source_id"].nunique() > 0  # every one seen in training
+    assert shared["train_test"] == 0
+    # the split by subject holds nothing back: its evaluation is the preliminary test set alone
+    assert HELD_OUT not in set(assign_roles(index, "subject", seed=0)[0])
+
+
+def test_scored_rows_needs_the_role_column():
+    predictions = pd.DataFrame({"id": ["a", "b"], "role": ["test", HELD_OUT]})
+    assert scored_rows(predictions, HELD_OUT, "p.tsv")["id"].tolist() == ["b"]
+    with pytest.raises(DatasetError) as info:
+        scored_rows(predictions.drop(columns="role"), "test", "p.tsv")
+    assert info.value.path == "p.tsv" and "rerun cnmc_predict" in info.value.problem
 
 
 def test_subsets_have_the_published_composition():

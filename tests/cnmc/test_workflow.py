@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.metrics import f1_score, roc_auc_score
 
 from leukoflow.cnmc.report_section import render_cnmc
 from leukoflow.core.errors import DatasetError
@@ -15,13 +16,23 @@ from leukoflow.data.synthetic import write_cnmc
 from leukoflow.report.framework import ReportContext, ReportInputs
 from tests.helpers import REPO, run_snakemake
 
-RULES = ("cnmc_crop", "cnmc_subsets", "cnmc_train_backbone", "cnmc_train_combined", "cnmc_predict", "cnmc_tables")
+RULES = (
+    "cnmc_crop",
+    "cnmc_subsets",
+    "cnmc_train_backbone",
+    "cnmc_train_combined",
+    "cnmc_predict",
+    "cnmc_tables",
+    "cnmc_protocols",
+)
+RUN = "split_by_subject"  # the run behind Table 1
 
 
 @pytest.mark.slow
 def test_cnmc_stage_end_to_end(workdir):
     config = "test_configs/tiny_cnmc.yaml"
     targets = [f"results/tables/cnmc_prelim_{m}.{ext}" for m in ("as_published", "ours") for ext in ("tsv", "html")]
+    targets.append("results/tables/cnmc_protocols.tsv")
     run_snakemake(workdir, *targets, "--cores", "2", "--configfile", config)
     results = workdir / "results"
     for method in ("as_published", "ours"):
@@ -35,10 +46,10 @@ def test_cnmc_stage_end_to_end(workdir):
         assert np.nanmin(values) >= 0 and np.nanmax(values) <= 1
         weighted = table[table["class"] == "weighted avg"]
         assert (weighted["support"].astype(int) == 4).all()  # 2 prelim subjects x 2 cells
-        split = json.loads((results / "cnmc" / method / "split.json").read_text())
+        split = json.loads((results / "cnmc" / method / RUN / "split.json").read_text())
         assert split["shared_subjects"] == {"train_val": 0, "train_test": 0, "val_test": 0}
         assert "Table 1" in (results / "tables" / f"cnmc_prelim_{method}.html").read_text()
-        unlabelled = pd.read_csv(results / "cnmc" / method / "final_phase_predictions.tsv", sep="\t")
+        unlabelled = pd.read_csv(results / "cnmc" / method / RUN / "final_phase_predictions.tsv", sep="\t")
         assert len(unlabelled) == 0 and "predicted_class" in unlabelled.columns  # synthetic: no final phase
     # Each method says how it departs from the paper: ours by both switches, the as-published run by
     # the backbone this config replaces; the crops were cut with each method's threshold.
@@ -55,14 +66,19 @@ def test_cnmc_stage_end_to_end(workdir):
     }
     assert thresholds == {"as_published": {"otsu"}, "ours": {"background"}}
     for method in ("as_published", "ours"):
-        check_ensemble_and_split(results / "cnmc" / method)
+        check_ensemble_and_split(results / "cnmc" / method / RUN)
+    check_protocol_table(results)
     for rule in RULES:
         assert list((results / "benchmarks" / rule).rglob("*.tsv")), rule
     backbone_runs = sorted(
         p.relative_to(results / "benchmarks" / "cnmc_train_backbone").as_posix()
         for p in (results / "benchmarks" / "cnmc_train_backbone").rglob("*.tsv")
     )
-    assert backbone_runs == ["as_published/A.tsv", "as_published/B.tsv", "ours/A.tsv", "ours/B.tsv"]
+    assert backbone_runs == [
+        f"{m}/split_by_{split}/{model}.tsv"
+        for m, split in (("as_published", "subject"), ("ours", "cell"), ("ours", "subject"))
+        for model in ("A", "B")
+    ]
     # the report section renders from these files, both methods side by side
     inputs = ReportInputs(
         {
@@ -71,17 +87,18 @@ def test_cnmc_stage_end_to_end(workdir):
             for key, path in {
                 "table": results / "tables" / f"cnmc_prelim_{m}.tsv",
                 "subjects": results / "tables" / f"cnmc_subjects_{m}.tsv",
-                "split": results / "cnmc" / m / "split.json",
-                "predictions": results / "cnmc" / m / "predictions.tsv",
+                "split": results / "cnmc" / m / RUN / "split.json",
+                "predictions": results / "cnmc" / m / RUN / "predictions.tsv",
                 "curves": results / "cnmc" / m / "learning_curves.png",
                 "crop_sheet": results / "cnmc" / m / "crops" / "contact_sheet.png",
-                "unlabelled": results / "cnmc" / m / "final_phase_predictions.tsv",
+                "unlabelled": results / "cnmc" / m / RUN / "final_phase_predictions.tsv",
             }.items()
         }
+        | {"cnmc_protocols": str(results / "tables" / "cnmc_protocols.tsv")}
     )
     sources = {"cnmc": json.loads((results / "manifests" / "cnmc.source.json").read_text())}
     (section,) = render_cnmc(inputs, ReportContext(sources=sources))
-    for element in ("cnmc-table1-as_published", "cnmc-table1-ours", "cnmc-methods", "synthetic"):
+    for element in ("cnmc-table1-as_published", "cnmc-table1-ours", "cnmc-methods", "cnmc-protocols", "synthetic"):
         assert element in section.body, element
     assert "73 and 28" in section.body  # the subject-count note beside the table
     assert "not the paper" in section.body  # values from other sources say so
@@ -113,6 +130,34 @@ def check_ensemble_and_split(folder):
     assert (hem["set_a"] == "both").all() and (hem["set_b"] == "both").all()
     everything = train[train["class_name"] == "ALL"]
     assert set(zip(everything["set_a"], everything["set_b"])) <= {("original", "augmented"), ("augmented", "original")}
+
+
+def check_protocol_table(results):
+    """The protocol table recomputed from the two runs' cells: who was scored, how many of them the
+    models trained on (from the per-cell roles), and each ensemble row's F1 and AUC."""
+    table = pd.read_csv(results / "tables" / "cnmc_protocols.tsv", sep="\t")
+    ensemble = table[table["model"] == "ensemble"]
+    assert list(zip(ensemble["protocol"], ensemble["scored_on"], strict=True)) == [
+        ("subject", "prelim_test"),
+        ("cell", "held_out_cells"),
+        ("cell", "prelim_test"),
+    ]
+    for _, row in ensemble.iterrows():
+        folder = results / "cnmc" / "ours" / f"split_by_{row['protocol']}"
+        roles = pd.read_csv(folder / "subsets.tsv", sep="\t", dtype={"source_id": str}, keep_default_na=False)
+        predictions = pd.read_csv(folder / "predictions.tsv", sep="\t", dtype={"source_id": str})
+        role = "held_out" if row["scored_on"] == "held_out_cells" else "test"
+        cells = predictions[predictions["role"] == role]
+        assert sorted(cells["id"]) == sorted(roles.loc[roles["role"] == role, "id"])
+        trained_on = set(roles.loc[roles["role"] == "train", "source_id"])
+        assert row["subjects_seen_in_training"] == len(set(cells["source_id"]) & trained_on)
+        assert row["weighted_f1"] == pytest.approx(f1_score(cells["label"], cells["pred_ensemble"], average="weighted"))
+        if cells["label"].nunique() == 2:
+            assert row["auc"] == pytest.approx(roc_auc_score(cells["label"], cells["prob_all_ensemble"]))
+    seen = dict(zip(ensemble["scored_on"] + "/" + ensemble["protocol"], ensemble["subjects_seen_in_training"]))
+    assert seen["prelim_test/subject"] == seen["prelim_test/cell"] == 0
+    assert seen["held_out_cells/cell"] > 0  # the leak the row stands for
+    assert ensemble["leaky"].tolist() == [False, True, True]
 
 
 def tiny_dataset(tmp_path):

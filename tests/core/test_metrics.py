@@ -318,3 +318,42 @@ def test_subject_bootstrap_covers_the_population_accuracy():
         naive_hits.append(naive["f1_ci_low"] <= 0.8 <= naive["f1_ci_high"])
     assert 0.88 <= np.mean(hits) <= 0.99, np.mean(hits)
     assert np.mean(naive_hits) < np.mean(hits) - 0.1, (np.mean(naive_hits), np.mean(hits))
+
+
+def test_grouped_auc_matches_a_plain_resampling_of_subjects():
+    # Reference: resample whole subjects with numpy, score each draw with scikit-learn's AUC.
+    from leukoflow.core.metrics import grouped_auc
+
+    rng = np.random.default_rng(4)
+    y_true, _, groups = subjects_with_effects(rng)
+    subject_shift = rng.normal(0, 1.0, groups.max() + 1)[groups]  # scores correlated within a subject
+    scores = y_true + subject_shift + rng.normal(0, 0.8, len(y_true))
+    auc, low, high = grouped_auc(y_true, scores, groups, n_boot=3000, seed=0)
+    assert auc == pytest.approx(roc_auc_score(y_true, scores))
+    subjects, draws = np.unique(groups), []
+    reference_rng = np.random.default_rng(12)
+    members = [np.flatnonzero(groups == s) for s in subjects]
+    for _ in range(1500):
+        rows = np.concatenate([members[s] for s in reference_rng.choice(subjects, len(subjects))])
+        if len(np.unique(y_true[rows])) == 2:
+            draws.append(roc_auc_score(y_true[rows], scores[rows]))
+    reference = np.quantile(draws, [0.025, 0.975])
+    assert (low, high) == pytest.approx(tuple(reference), abs=0.025)
+    # Resampling cells instead gives a narrower, overconfident interval.
+    _, cell_low, cell_high = grouped_auc(y_true, scores, np.arange(len(y_true)), n_boot=3000, seed=0)
+    assert cell_high - cell_low < 0.75 * (high - low)
+    # One class only: undefined, not an error.
+    assert all(math.isnan(v) for v in grouped_auc(np.ones(4), np.arange(4.0), np.arange(4)))
+    with pytest.raises(ValueError, match="equal lengths"):
+        grouped_auc([0, 1], [0.1, 0.9], [0])
+
+
+def test_weighted_auc_equals_scikit_learn_with_sample_weights_and_ties():
+    from leukoflow.core.metrics import _weighted_auc
+
+    rng = np.random.default_rng(8)
+    y_true = rng.integers(0, 2, 300)
+    scores = np.round(rng.normal(y_true, 1.0), 1)  # many ties
+    weights = rng.integers(0, 4, (5, 300)).astype(float)
+    expected = [roc_auc_score(y_true, scores, sample_weight=w) for w in weights]
+    np.testing.assert_allclose(_weighted_auc(y_true, scores, weights), expected, rtol=1e-12)

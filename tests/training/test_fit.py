@@ -193,6 +193,30 @@ def test_sampler_permutes_per_epoch_reproducibly():
     assert [b.tolist() for b in ordered] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
+def test_a_lone_last_training_sample_joins_the_batch_before_it(tmp_path):
+    # 17 cells in batches of 8 would end in a batch of one, which batch norm refuses in training.
+    images, targets = toy_set(17)
+    # pooled features through batch norm, as the combined C-NMC head: a batch of one would stop it
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.BatchNorm1d(4),
+        nn.Linear(4, 2),
+        nn.LogSoftmax(dim=1),
+    )
+    summary, _ = run(
+        tmp_path, "lone", model, cpu_cfg(epochs=1, batch_size=8), (images, targets, images[:4], targets[:4])
+    )
+    assert summary["epochs_completed"] == 1
+    sampler = EpochBatchSampler(17, batch_size=8, shuffle=True, seed=0)
+    sizes = [len(b) for b in sampler]
+    assert sizes == [8, 9] and len(sampler) == 2
+    assert sorted(torch.cat(list(sampler)).tolist()) == list(range(17))
+    assert [len(b) for b in EpochBatchSampler(17, batch_size=8, shuffle=False)] == [8, 8, 1]  # scoring: any size
+    assert [len(b) for b in EpochBatchSampler(1, batch_size=8, shuffle=True)] == [1]
+
+
 def test_gpu_without_cuda_is_an_error_unless_fallback(tmp_path, monkeypatch, data):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="allow_cpu_fallback"):

@@ -5,17 +5,28 @@
 
 from leukoflow.cnmc import methods as cnmc_methods
 from leukoflow.cnmc.names import BACKBONE_MODELS, MODEL_NAMES
+from leukoflow.cnmc.subsets import PROTOCOLS as CNMC_PROTOCOLS
 
 CNMC = config["cnmc"]
 CNMC_METHODS = list(CNMC["methods"])
+# Table 1 comes from the configured split; `cnmc.leak_check` trains one method on the other split
+# too, and the protocol table scores both (leukoflow/cnmc/protocols.py).
+CNMC_SPLIT = CNMC["split"]["protocol"]
+CNMC_LEAK_CHECK = CNMC["leak_check"]
 CNMC_DIR = f"{RESULTS}/cnmc/{{method}}"
-CNMC_STATE = f"{RESULTS}/state/cnmc/{{method}}"
+CNMC_RUN = f"{CNMC_DIR}/split_by_{{split_by}}"
+CNMC_STATE = f"{RESULTS}/state/cnmc/{{method}}/split_by_{{split_by}}"
 CNMC_TABLE = f"{RESULTS}/tables/cnmc_prelim_{{method}}.tsv"
 CNMC_SUBJECTS = f"{RESULTS}/tables/cnmc_subjects_{{method}}.tsv"
-CNMC_MODEL = f"{CNMC_DIR}/models/{{model}}/model.pt"
-CNMC_HISTORY = f"{CNMC_DIR}/models/{{model}}/history.csv"
+CNMC_PROTOCOL_TABLE = f"{RESULTS}/tables/cnmc_protocols.tsv"
+CNMC_MODEL = f"{CNMC_RUN}/models/{{model}}/model.pt"
+CNMC_HISTORY = f"{CNMC_RUN}/models/{{model}}/history.csv"
 # The ensemble's members, in the order of its probability columns.
 CNMC_MEMBERS = list(MODEL_NAMES)
+
+
+wildcard_constraints:
+    split_by="|".join(CNMC_PROTOCOLS),
 
 
 rule cnmc_crop:
@@ -51,16 +62,16 @@ rule cnmc_subsets:
     input:
         index=rules.cnmc_crop.output.index,
     output:
-        subsets=f"{CNMC_DIR}/subsets.tsv",
-        split=f"{CNMC_DIR}/split.json",
+        subsets=f"{CNMC_RUN}/subsets.tsv",
+        split=f"{CNMC_RUN}/split.json",
     log:
-        f"{LOGS}/cnmc_subsets/{{method}}.log",
+        f"{LOGS}/cnmc_subsets/{{method}}/split_by_{{split_by}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_subsets/{{method}}.tsv"
+        f"{BENCHMARKS}/cnmc_subsets/{{method}}/split_by_{{split_by}}.tsv"
     conda:
         ENV
     params:
-        split=CNMC["split"],
+        split=lambda wildcards: {**CNMC["split"], "protocol": wildcards.split_by},
     script:
         f"{SCRIPTS}/cnmc/subsets.py"
 
@@ -75,9 +86,9 @@ rule cnmc_train_backbone:
         model=CNMC_MODEL,
         history=CNMC_HISTORY,
     log:
-        f"{LOGS}/cnmc_train_backbone/{{method}}/{{model}}.log",
+        f"{LOGS}/cnmc_train_backbone/{{method}}/split_by_{{split_by}}/{{model}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_train_backbone/{{method}}/{{model}}.tsv"
+        f"{BENCHMARKS}/cnmc_train_backbone/{{method}}/split_by_{{split_by}}/{{model}}.tsv"
     wildcard_constraints:
         model="|".join(BACKBONE_MODELS),
     conda:
@@ -105,9 +116,9 @@ rule cnmc_train_combined:
         model=CNMC_MODEL.replace("{model}", "combined"),
         history=CNMC_HISTORY.replace("{model}", "combined"),
     log:
-        f"{LOGS}/cnmc_train_combined/{{method}}.log",
+        f"{LOGS}/cnmc_train_combined/{{method}}/split_by_{{split_by}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_train_combined/{{method}}.tsv"
+        f"{BENCHMARKS}/cnmc_train_combined/{{method}}/split_by_{{split_by}}.tsv"
     conda:
         ENV
     threads: THREADS
@@ -129,12 +140,12 @@ rule cnmc_predict:
         unlabelled_index=rules.cnmc_crop.output.unlabelled_index,
         models=[CNMC_MODEL.replace("{model}", member) for member in CNMC_MEMBERS],
     output:
-        predictions=f"{CNMC_DIR}/predictions.tsv",
-        unlabelled=f"{CNMC_DIR}/final_phase_predictions.tsv",
+        predictions=f"{CNMC_RUN}/predictions.tsv",
+        unlabelled=f"{CNMC_RUN}/final_phase_predictions.tsv",
     log:
-        f"{LOGS}/cnmc_predict/{{method}}.log",
+        f"{LOGS}/cnmc_predict/{{method}}/split_by_{{split_by}}.log",
     benchmark:
-        f"{BENCHMARKS}/cnmc_predict/{{method}}.tsv"
+        f"{BENCHMARKS}/cnmc_predict/{{method}}/split_by_{{split_by}}.tsv"
     conda:
         ENV
     threads: THREADS
@@ -149,9 +160,14 @@ rule cnmc_predict:
 
 rule cnmc_tables:
     input:
-        predictions=rules.cnmc_predict.output.predictions,
-        split=rules.cnmc_subsets.output.split,
-        histories=[CNMC_HISTORY.replace("{model}", member) for member in CNMC_MEMBERS],
+        predictions=rules.cnmc_predict.output.predictions.replace(
+            "{split_by}", CNMC_SPLIT
+        ),
+        split=rules.cnmc_subsets.output.split.replace("{split_by}", CNMC_SPLIT),
+        histories=[
+            CNMC_HISTORY.replace("{split_by}", CNMC_SPLIT).replace("{model}", member)
+            for member in CNMC_MEMBERS
+        ],
         source=f"{RESULTS}/manifests/cnmc.source.json",
     output:
         table=report(
@@ -181,27 +197,59 @@ rule cnmc_tables:
         f"{SCRIPTS}/cnmc/tables.py"
 
 
+# The leak a split by cell hides: one method trained on both splits, scored side by side.
+rule cnmc_protocols:
+    input:
+        predictions=expand(
+            rules.cnmc_predict.output.predictions,
+            method=CNMC_LEAK_CHECK["method"],
+            split_by=CNMC_PROTOCOLS,
+        ),
+        splits=expand(
+            rules.cnmc_subsets.output.split,
+            method=CNMC_LEAK_CHECK["method"],
+            split_by=CNMC_PROTOCOLS,
+        ),
+        source=f"{RESULTS}/manifests/cnmc.source.json",
+    output:
+        table=report(
+            CNMC_PROTOCOL_TABLE,
+            caption="../report/cnmc_protocols.rst",
+            category="8. C-NMC 2019",
+            labels={"result": "split by subject against split by cell"},
+        ),
+    log:
+        f"{LOGS}/cnmc_protocols/cnmc_protocols.log",
+    benchmark:
+        f"{BENCHMARKS}/cnmc_protocols/cnmc_protocols.tsv"
+    conda:
+        ENV
+    params:
+        method=CNMC_LEAK_CHECK["method"],
+        protocols=list(CNMC_PROTOCOLS),
+        tables=CNMC["tables"],
+    script:
+        f"{SCRIPTS}/cnmc/protocols.py"
+
+
 if is_enabled("cnmc"):
     # One key per method and file: the report shows the methods side by side.
     for _method in CNMC_METHODS:
+        _run = CNMC_RUN.replace("{split_by}", CNMC_SPLIT).replace("{method}", _method)
         REPORT_INPUTS.update(
             {
                 f"cnmc_table_{_method}": CNMC_TABLE.format(method=_method),
                 f"cnmc_subjects_{_method}": CNMC_SUBJECTS.format(method=_method),
-                f"cnmc_split_{_method}": f"{CNMC_DIR}/split.json".format(
-                    method=_method
-                ),
-                f"cnmc_predictions_{_method}": f"{CNMC_DIR}/predictions.tsv".format(
-                    method=_method
-                ),
+                f"cnmc_split_{_method}": f"{_run}/split.json",
+                f"cnmc_predictions_{_method}": f"{_run}/predictions.tsv",
                 f"cnmc_curves_{_method}": f"{CNMC_DIR}/learning_curves.png".format(
                     method=_method
                 ),
                 f"cnmc_crop_sheet_{_method}": f"{CNMC_DIR}/crops/contact_sheet.png".format(
                     method=_method
                 ),
-                f"cnmc_unlabelled_{_method}": f"{CNMC_DIR}/final_phase_predictions.tsv".format(
-                    method=_method
-                ),
+                f"cnmc_unlabelled_{_method}": f"{_run}/final_phase_predictions.tsv",
             }
         )
+    if CNMC_LEAK_CHECK["enabled"]:
+        REPORT_INPUTS["cnmc_protocols"] = CNMC_PROTOCOL_TABLE
