@@ -1,4 +1,4 @@
-"""Metrics with confidence intervals: binary, multi-class and segmentation; ROC points.
+"""Metrics with confidence intervals: binary and multi-class; ROC points and AUC.
 
 Papers in this field report point estimates only; an interval says how much one number can be
 trusted. Binary proportions get Wilson intervals, the binary F-score a posterior interval under
@@ -64,7 +64,7 @@ def wilson_interval(successes: int, trials: int, ci: float = 0.95) -> tuple[floa
     matters here because per-fold scores near 100 % are common. Same formula as
     scipy.stats.binomtest(...).proportion_ci(method="wilson"). trials = 0 gives (NaN, NaN).
     """
-    _check_ci(ci)
+    check_ci(ci)
     if trials == 0:
         return float("nan"), float("nan")
     z = NormalDist().inv_cdf(0.5 + ci / 2)
@@ -105,7 +105,7 @@ def binary_metrics(tp: int, tn: int, fp: int, fn: int, n_boot: int = 2000, seed:
     counts = {name: int(value) for name, value in counts.items()}
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    _check_ci(ci)
+    check_ci(ci)
     n = sum(counts.values())
     result: dict = {**counts, "n": n, "ci": ci}
 
@@ -151,7 +151,7 @@ def roc_points(y_true: Sequence, scores: Sequence[float], positive=1) -> tuple[n
     return fpr, tpr, float(auc(fpr, tpr))
 
 
-def _check_ci(ci: float) -> None:
+def check_ci(ci: float) -> None:
     if not 0 < ci < 1:
         raise ValueError(f"ci must be strictly between 0 and 1, got {ci!r}")
 
@@ -160,7 +160,7 @@ def _check_ci(ci: float) -> None:
 # Multi-class reports with bootstrap intervals
 
 
-def _bootstrap_weights(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
+def bootstrap_weights(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, n_groups) multiplicities of a nonparametric bootstrap over groups."""
     rng = np.random.default_rng(seed)
     return rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_boot).astype(np.float64)
@@ -231,14 +231,14 @@ def multiclass_report(
     k = len(names)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
         raise ValueError(f"y_true and y_pred must be 1-D of equal length, got {y_true.shape} and {y_pred.shape}")
-    _check_ci(ci)
+    check_ci(ci)
     point = _report_from_confusion(confusion_matrix(y_true, y_pred, k))
     group_ids = np.arange(len(y_true)) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
     n_groups = int(group_ids.max()) + 1 if len(group_ids) else 0
     # Per-group confusion matrices, flattened: a bootstrap draw is then one weighted sum.
     per_group = np.zeros((n_groups, k * k))
     np.add.at(per_group, (group_ids, y_true * k + y_pred), 1.0)
-    boot = _report_from_confusion((_bootstrap_weights(n_groups, n_boot, seed) @ per_group).reshape(-1, k, k))
+    boot = _report_from_confusion((bootstrap_weights(n_groups, n_boot, seed) @ per_group).reshape(-1, k, k))
     low_q, high_q = 0.5 - ci / 2, 0.5 + ci / 2
 
     def interval(values: np.ndarray) -> tuple[float, float]:
@@ -305,12 +305,12 @@ def grouped_auc(
         raise ValueError(
             f"y_true, scores and groups must have equal lengths, got {len(y_true)}, {len(scores)}, {len(groups)}"
         )
-    _check_ci(ci)
+    check_ci(ci)
     if len(np.unique(y_true)) < 2:
         return float("nan"), float("nan"), float("nan")
     group_ids = np.unique(np.asarray(groups), return_inverse=True)[1]
     # A draw's multiplicity of each group weights that group's samples; all draws at once.
-    weights = _bootstrap_weights(int(group_ids.max()) + 1, n_boot, seed)[:, group_ids]
+    weights = bootstrap_weights(int(group_ids.max()) + 1, n_boot, seed)[:, group_ids]
     point, draws = _weighted_auc(y_true, scores, np.ones((1, len(y_true)))), _weighted_auc(y_true, scores, weights)
     draws = draws[~np.isnan(draws)]  # draws that hold one class only
     low, high = np.quantile(draws, [0.5 - ci / 2, 0.5 + ci / 2]) if len(draws) else (float("nan"), float("nan"))
@@ -332,94 +332,3 @@ def _weighted_auc(y_true: np.ndarray, scores: np.ndarray, weights: np.ndarray) -
     denominator = pos.sum(axis=1) * neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
-
-
-# ---------------------------------------------------------------------------------------------
-# Segmentation
-
-
-SEGMENTATION_METRICS = ("pixel_accuracy", "dice", "iou", "precision", "recall")
-
-
-def pixel_counts(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """(N, 4) int64 counts tp, fp, fn, tn per image of boolean masks (N, H, W)."""
-    predicted = np.asarray(predicted, dtype=bool)
-    truth = np.asarray(truth, dtype=bool)
-    if predicted.shape != truth.shape or predicted.ndim != 3:
-        raise ValueError(f"masks must be (N, H, W) of equal shape, got {predicted.shape} and {truth.shape}")
-    flat_p = predicted.reshape(len(predicted), -1)
-    flat_t = truth.reshape(len(truth), -1)
-    tp = np.count_nonzero(flat_p & flat_t, axis=1)
-    fp = np.count_nonzero(flat_p & ~flat_t, axis=1)
-    fn = np.count_nonzero(~flat_p & flat_t, axis=1)
-    tn = flat_p.shape[1] - tp - fp - fn
-    return np.stack([tp, fp, fn, tn], axis=1).astype(np.int64)
-
-
-def _segmentation_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
-    counts = np.asarray(counts, dtype=np.float64)
-    tp, fp, fn, tn = (counts[..., i] for i in range(4))
-
-    def ratio(numerator, denominator):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
-
-    return {
-        "pixel_accuracy": ratio(tp + tn, tp + fp + fn + tn),
-        "dice": ratio(2 * tp, 2 * tp + fp + fn),
-        "iou": ratio(tp, tp + fp + fn),
-        "precision": ratio(tp, tp + fp),
-        "recall": ratio(tp, tp + fn),
-    }
-
-
-def segmentation_metrics(
-    counts: np.ndarray, groups: Sequence | None = None, n_boot: int = 1000, seed: int = 0, ci: float = 0.95
-) -> dict[str, float]:
-    """Pixel accuracy, Dice, IoU, precision and recall pooled over images, with bootstrap intervals.
-
-    Parameters
-    ----------
-    counts : numpy.ndarray
-        (N, 4) tp, fp, fn, tn per image (`pixel_counts`).
-    groups : sequence, optional
-        Per-image group; the bootstrap resamples groups (default: images), since pixels of one
-        image are not independent.
-
-    Returns
-    -------
-    dict
-        `<metric>`, `<metric>_ci_low`, `<metric>_ci_high` for each of SEGMENTATION_METRICS (pooled
-        counts: "micro"), `mean_dice` (the mean of per-image Dice, the usual U-Net report) with its
-        interval, and n_images.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    if counts.ndim != 2 or counts.shape[1] != 4:
-        raise ValueError(f"counts must be (N, 4) tp, fp, fn, tn, got shape {counts.shape}")
-    _check_ci(ci)
-    group_ids = np.arange(len(counts)) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
-    n_groups = int(group_ids.max()) + 1 if len(counts) else 0
-    per_group = np.zeros((n_groups, 4))
-    np.add.at(per_group, group_ids, counts)
-    weights = _bootstrap_weights(n_groups, n_boot, seed)
-    point = _segmentation_from_counts(counts.sum(axis=0))
-    boot = _segmentation_from_counts(weights @ per_group)
-    per_image_dice = _segmentation_from_counts(counts)["dice"]
-    group_dice_sum = np.zeros(n_groups)
-    group_images = np.zeros(n_groups)
-    valid = ~np.isnan(per_image_dice)
-    np.add.at(group_dice_sum, group_ids[valid], per_image_dice[valid])
-    np.add.at(group_images, group_ids[valid], 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        boot_mean_dice = (weights @ group_dice_sum) / (weights @ group_images)
-    result: dict[str, float] = {"n_images": int(len(counts))}
-    quantiles = [0.5 - ci / 2, 0.5 + ci / 2]
-    for name, value, draws in [
-        *((m, point[m], boot[m]) for m in SEGMENTATION_METRICS),
-        ("mean_dice", np.nanmean(per_image_dice) if valid.any() else np.nan, boot_mean_dice),
-    ]:
-        result[name] = float(value)
-        draws = draws[~np.isnan(draws)]
-        low, high = np.quantile(draws, quantiles) if len(draws) else (np.nan, np.nan)
-        result[f"{name}_ci_low"], result[f"{name}_ci_high"] = float(low), float(high)
-    return result

@@ -26,7 +26,7 @@ import torch
 from leukoflow.config import HOLDOUT_FOLD
 from leukoflow.core.crops import extract_patches, patch_boxes
 from leukoflow.core.io import atomic_path, write_bag, write_table_atomic
-from leukoflow.core.metrics import pixel_counts
+from leukoflow.core.segmentation_metrics import pixel_counts
 from leukoflow.inference import input_normalisation, load_exported, predict_foreground
 from leukoflow.ukm.preprocess import held_out_rows, load_preprocessed, read_index
 

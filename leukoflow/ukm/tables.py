@@ -5,7 +5,7 @@ Every number comes from the files the earlier UKM rules wrote: pixel counts per 
 (`ukm_segment`), the classifier's test predictions and the training histories.
 
 Segmentation metrics pool the pixel counts of a fold's images ("micro"); their 95% intervals
-resample whole source images (`core.metrics.segmentation_metrics`). Classification metrics are
+resample whole source images (`core.segmentation_metrics`). Classification metrics are
 per crop with intervals resampling source images (`core.metrics.multiclass_report`); the per-image
 accuracy scores each test image once, by the crop of its largest nucleus.
 """
@@ -20,7 +20,8 @@ import pandas as pd
 
 from leukoflow.config import HOLDOUT_FOLD
 from leukoflow.core.io import read_tsv, write_table_atomic
-from leukoflow.core.metrics import SEGMENTATION_METRICS, confusion_matrix, multiclass_report, segmentation_metrics
+from leukoflow.core.metrics import confusion_matrix, multiclass_report
+from leukoflow.core.segmentation_metrics import SEGMENTATION_METRICS, segmentation_metrics
 from leukoflow.data.datasets import DATASETS
 from leukoflow.report.figures import plot_learning_curves
 from leukoflow.ukm.paper import CLASSIFICATION, SEGMENTATION

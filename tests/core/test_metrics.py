@@ -245,7 +245,7 @@ def test_group_bootstrap_is_wider_when_groups_are_few():
 def test_segmentation_metrics_agree_with_scikit_learn():
     from sklearn.metrics import accuracy_score, f1_score, jaccard_score, precision_score, recall_score
 
-    from leukoflow.core.metrics import pixel_counts, segmentation_metrics
+    from leukoflow.core.segmentation_metrics import pixel_counts, segmentation_metrics
 
     rng = np.random.default_rng(7)
     truth = rng.random((6, 20, 20)) < 0.3

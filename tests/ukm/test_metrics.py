@@ -15,7 +15,7 @@ from sklearn.metrics import (
     recall_score,
 )
 
-from leukoflow.core.metrics import pixel_counts, segmentation_metrics
+from leukoflow.core.segmentation_metrics import pixel_counts, segmentation_metrics
 from leukoflow.training.systems import segmentation_loss
 from leukoflow.ukm.tables import CLASSES, PER_IMAGE, classification_table, loss_comparison_table, segmentation_table
 

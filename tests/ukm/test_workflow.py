@@ -55,12 +55,18 @@ def test_ukm_stage_end_to_end(workdir):
 
     # The U-Net against the baselines a reader would try first, on the same images (computed
     # here from the preprocessed tensors): a global Otsu threshold of the grey image (the
-    # best-known one-line segmenter; a U-Net clearly worse than it is broken) and the
-    # all-foreground mask (what a collapsed network scoring "nucleus everywhere" gets).
+    # best-known one-line segmenter) and the all-foreground mask (what a collapsed network
+    # scoring "nucleus everywhere" gets). The tiny config plants uneven light and red cells over
+    # the cytoplasm (synthetic.ukm), which Otsu cannot follow (about 0.54 here, 0.92 without
+    # them) and the U-Net, reading grey + CLAHE, can (about 0.92): a U-Net no better than the
+    # threshold, or data without the planted difficulty, fails the first bound; a U-Net that
+    # scores perfectly on them means the difficulty is not there.
     baselines = threshold_baselines(results / "ukm" / "preprocessed" / "images.pt")
     unet = segmentation.loc[3, "dice"]
-    assert unet >= baselines["otsu"] - 0.1, (unet, baselines)
+    assert unet >= baselines["otsu"] + 0.2, (unet, baselines)
+    assert baselines["otsu"] <= 0.8, baselines
     assert unet > baselines["all_foreground"] + 0.3, (unet, baselines)
+    assert unet <= 0.98, unet
 
     comparison = pd.read_csv(tables / "ukm_loss_comparison.tsv", sep="\t")
     assert comparison["loss"].tolist() == ["dice", "cross_entropy"] and (comparison["fold"] == 1).all()

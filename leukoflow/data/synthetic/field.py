@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,12 +39,18 @@ def render_field(
     stain: Stain,
     red_cell_diameter: float | None,
     platelets_per_megapixel: float = 0.0,
+    red_cell_clearance: float = 1.0,
 ) -> Field:
-    """Draw the white cells `cells` among red cells (none if `red_cell_diameter` is None)."""
+    """Draw the white cells `cells` among red cells (none if `red_cell_diameter` is None).
+
+    Red cells keep clear of each white cell's radius times `red_cell_clearance`; below 1 they
+    lie over its cytoplasm, as where a thick smear presses them against it.
+    """
     density = np.zeros((height, width, 3), dtype=np.float32)
     regions = np.zeros((height, width), dtype=np.uint8)
     if red_cell_diameter is not None:
-        keep_out = np.array([(c.x, c.y, c.radius) for c in cells], dtype=np.float32).reshape(-1, 3)
+        keep_out = np.array([(c.x, c.y, c.radius * red_cell_clearance) for c in cells], dtype=np.float32)
+        keep_out = keep_out.reshape(-1, 3)
         thickness = red_cell_thickness(rng, height, width, red_cell_diameter, keep_out)
         density += thickness[:, :, None] * stain.densities["red_cell"][None, None, :]
         regions[thickness > 0.3] = RED_CELL
@@ -77,16 +83,41 @@ def crop_scale(rng: np.random.Generator, size: int) -> tuple[float, float]:
     return white, white * rng.uniform(*RED_TO_WHITE)
 
 
-def render_crop(rng: np.random.Generator, kind: str, size: int = 257) -> Field:
-    """One white cell of `kind` near the centre of a size x size field of red cells."""
+def render_crop(
+    rng: np.random.Generator,
+    kind: str,
+    size: int = 257,
+    *,
+    light_gradient: tuple[float, float] = (0.0, 0.0),
+    extra_vignetting: float = 0.0,
+    red_cell_clearance: float = 1.0,
+) -> Field:
+    """One white cell of `kind` near the centre of a size x size field of red cells.
+
+    `light_gradient` (x, y) is added to the stain's gentle illumination tilt (0.4: 40 % darker
+    at one edge than in the middle) and `extra_vignetting` to its corner darkening: uneven light
+    that a global threshold cannot follow. `red_cell_clearance` below 1 lets red cells lie over
+    the white cell's cytoplasm. They draw nothing from `rng`, so the light alone changes the
+    same crop; at their defaults the crop is drawn exactly as before they existed.
+    """
     if kind not in CELL_KINDS:
         raise ValueError(f"unknown white-cell kind {kind!r}; expected one of {CELL_KINDS}")
     white, red = crop_scale(rng, size)
     jitter = rng.uniform(-0.015, 0.015, 2) * size
     spec = CellSpec(kind, size / 2.0 + jitter[0], size / 2.0 + jitter[1], sample_radius(rng, kind, white))
     stain = sample_stain(rng)
+    if any(light_gradient) or extra_vignetting:
+        tilt = (stain.tilt[0] + float(light_gradient[0]), stain.tilt[1] + float(light_gradient[1]))
+        stain = replace(stain, tilt=tilt, vignetting=stain.vignetting + float(extra_vignetting))
     return render_field(
-        rng, size, size, [spec], stain=stain, red_cell_diameter=red, platelets_per_megapixel=rng.uniform(0.0, 40.0)
+        rng,
+        size,
+        size,
+        [spec],
+        stain=stain,
+        red_cell_diameter=red,
+        platelets_per_megapixel=rng.uniform(0.0, 40.0),
+        red_cell_clearance=red_cell_clearance,
     )
 
 

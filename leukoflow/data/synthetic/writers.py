@@ -280,22 +280,58 @@ def edge_offset(rng: np.random.Generator, shape: Sequence[int], width: int, heig
 # --- UKM-WBC ----------------------------------------------------------------------------------
 
 
-def write_ukm(out_dir: str | Path, *, per_class: int, size: int = 256, seed: int = 0) -> Path:
+# Look-alike pairs of the overlap setting: promyelocytes and neutrophils share granules and
+# an eccentric nucleus at the myelocyte stages between them; lymphoblasts are left as they are.
+UKM_LOOK_ALIKES = {"neutrophil": "promyelocyte", "promyelocyte": "neutrophil"}
+_UKM_DIFFICULTY_STREAM = 1  # the draws of the difficulty settings, apart from the image's own
+
+
+def write_ukm(
+    out_dir: str | Path,
+    *,
+    per_class: int,
+    size: int = 256,
+    overlap: float = 0.0,
+    uneven_light: float = 0.0,
+    touching_red: float = 0.0,
+    seed: int = 0,
+) -> Path:
     """`data/<class>/images/<stem>.png` with a 0/255 nucleus mask `data/<class>/masks/<stem>.png`.
 
-    Classes neutrophil, promyelocyte, lymphoblast; stems `<class>_NNNN`.
+    Classes neutrophil, promyelocyte, lymphoblast; stems `<class>_NNNN`. Difficulty (all 0 by
+    default, which draws every image as before these settings existed): `overlap` is the share
+    of neutrophils drawn with a promyelocyte's morphology and the reverse, labelled by their
+    folder (so no classifier can exceed 1 - overlap on those two classes); `uneven_light` the
+    strength of an illumination gradient across each image; `touching_red` the share of images
+    whose red cells lie over the white cell's cytoplasm. truth.tsv holds each image's class
+    `kind` and the `drawn` morphology.
     """
     per_class = check_count("ukm", "per_class", per_class, 1)
     size = check_count("ukm", "size", size, 64)
     seed = check_seed("ukm", seed)
+    for name, value in (("overlap", overlap), ("uneven_light", uneven_light), ("touching_red", touching_red)):
+        if not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(f"synthetic.ukm.{name}: expected a share in [0, 1], got {value!r}")
     rows = []
     with staged_data(out_dir) as data:
         for class_index, kind in enumerate(UKM_CLASSES):
             for number in range(1, per_class + 1):
-                field = render_crop(image_rng(seed, _UKM, class_index, number), kind, size)
+                draws = image_rng(seed, _UKM, class_index, number, _UKM_DIFFICULTY_STREAM)
+                swap, touch, clearance = draws.random(), draws.random(), draws.uniform(0.35, 0.7)
+                gradient = uneven_light * draws.uniform(0.5, 1.0) * 0.4  # up to 40 % darker at one edge
+                direction = draws.uniform(0.0, 2.0 * np.pi)
+                drawn = UKM_LOOK_ALIKES[kind] if kind in UKM_LOOK_ALIKES and swap < overlap else kind
+                field = render_crop(
+                    image_rng(seed, _UKM, class_index, number),
+                    drawn,
+                    size,
+                    light_gradient=(gradient * np.cos(direction), gradient * np.sin(direction)),
+                    extra_vignetting=uneven_light * draws.uniform(0.0, 0.25),
+                    red_cell_clearance=float(clearance) if touch < touching_red else 1.0,
+                )
                 stem = f"{kind}_{number:04d}"
                 save_image(field.rgb, data / kind / "images" / f"{stem}.png", format="PNG")
                 save_image(field.nucleus.astype(np.uint8) * 255, data / kind / "masks" / f"{stem}.png", format="PNG")
-                rows.append(dict(id=f"{kind}/{stem}", kind=kind))
-    write_truth(out_dir, rows, ["id", "kind"])
+                rows.append(dict(id=f"{kind}/{stem}", kind=kind, drawn=drawn))
+    write_truth(out_dir, rows, ["id", "kind", "drawn"])
     return Path(out_dir) / "data"
