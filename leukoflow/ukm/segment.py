@@ -8,7 +8,9 @@ cut (one sliding-window gather per image, `core.crops.extract_patches`).
 
 Outputs
 - pixel counts per image (tp, fp, fn, tn) before and after the opening, for every trained U-Net
-  (the main loss on every fold, the comparison loss on its fold);
+  (the main loss on every fold, the comparison loss on its fold), and of a global Otsu threshold
+  of every image (`loss` `THRESHOLD_BASELINE`, our choice: the one-line segmenter a reader tries
+  first; a U-Net no better than it has learnt nothing a threshold does not know);
 - the crops (uint8 tensor file at the classifier's input size) and their index: image, component,
   area, centroid, box in network pixels, the image's class and classifier split;
 - the masks of a few example images per class for the report's figure.
@@ -33,6 +35,20 @@ from leukoflow.ukm.preprocess import held_out_rows, load_preprocessed, read_inde
 log = logging.getLogger(__name__)
 
 COMPONENT_COLUMNS = ("image", "component", "area", "x", "y", "largest")
+THRESHOLD_BASELINE = "otsu"
+"""`loss` (and `mask`) of the baseline's pixel counts."""
+LUMINANCE = (0.2125, 0.7154, 0.0721)  # scikit-image's rgb2gray weights, as the U-Net's grey input
+
+
+def otsu_masks(rgb: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) uint8 -> (N, H, W) bool: the dark side of a global Otsu threshold of each
+    image's luminance (nuclei are the darkest objects), one threshold per image. Dark is the
+    complement of scikit-image's foreground `image > t`, so pixels at `t` count as dark."""
+    from skimage.filters import threshold_otsu
+
+    grey = (rgb.permute(0, 2, 3, 1).to(torch.float32) @ torch.tensor(LUMINANCE)).numpy()
+    # One histogram per image; the loop is over images, each thresholded in one vectorised call.
+    return np.stack([image <= threshold_otsu(image) for image in grey]) if len(grey) else grey.astype(bool)
 
 
 def open_masks(masks: np.ndarray, size: int) -> np.ndarray:
@@ -203,6 +219,13 @@ def segment_dataset(
         log.info(
             "%s fold %d: %d images, Dice after opening %.4f", loss, fold, len(rows), 2 * tp / max(1, 2 * tp + fp + fn)
         )
+    rows = index["row"].to_numpy()
+    baseline = index.loc[rows, ["row", "id", "source_id", "label", "unet_fold"]].rename(columns={"unet_fold": "fold"})
+    baseline = baseline.assign(loss=THRESHOLD_BASELINE, mask=THRESHOLD_BASELINE)
+    baseline[["tp", "fp", "fn", "tn"]] = pixel_counts(otsu_masks(data["rgb"][rows]), truth[rows])
+    count_frames.append(baseline)
+    tp, fp, fn = (int(baseline[key].sum()) for key in ("tp", "fp", "fn"))
+    log.info("global Otsu threshold (baseline): %d images, Dice %.4f", len(rows), 2 * tp / max(1, 2 * tp + fp + fn))
     counts = pd.concat(count_frames, ignore_index=True)
     columns = ["loss", "fold", "mask", "row", "id", "source_id", "label", "tp", "fp", "fn", "tn"]
     write_table_atomic(counts[columns], counts_out)

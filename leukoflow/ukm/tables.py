@@ -53,17 +53,24 @@ def segmentation_row(counts: pd.DataFrame, seed: int = 0) -> dict:
 
 HOLDOUT = "holdout"
 """The segmentation table's `fold` of the paper's 70/30 hold-out (U-Net fold `HOLDOUT_FOLD`)."""
+BASELINE = "baseline"
+"""The segmentation table's `evaluation` of the global Otsu threshold on the cross-validation's images."""
 EVALUATIONS = {
     HOLDOUT: "70/30 hold-out by source image (paper)",
     "cross_validation": "cross-validation by source image (ours)",
+    BASELINE: "a global Otsu threshold of each grey image, on the cross-validation's images (ours)",
 }
 
 
 def segmentation_table(counts: pd.DataFrame, main_loss: str, paper: Mapping = SEGMENTATION) -> pd.DataFrame:
     """The paper's 70/30 hold-out after the opening (when it ran), then our cross-validation: one
-    row per fold after the opening and the pooled row ("all") after and before it. Column
-    `evaluation` names the protocol; the paper's values (`paper_<metric>`) sit on the hold-out
-    row, the one scored as the paper scores, or, without a hold-out, on every row."""
+    row per fold after the opening and the pooled row ("all") after and before it; last, where
+    `ukm_segment` scored it, the global Otsu threshold on the same images (`evaluation`
+    "baseline", `loss` and `mask` "otsu"). Column `evaluation` names the protocol; the paper's
+    values (`paper_<metric>`) sit on the hold-out row, the one scored as the paper scores, or,
+    without a hold-out, on every U-Net row."""
+    from leukoflow.ukm.segment import THRESHOLD_BASELINE
+
     main = counts[counts["loss"] == main_loss]
     holdout, folds = main[main["fold"] == HOLDOUT_FOLD], main[main["fold"] != HOLDOUT_FOLD]
     opened, raw = folds[folds["mask"] == "opened"], folds[folds["mask"] == "raw"]
@@ -82,9 +89,15 @@ def segmentation_table(counts: pd.DataFrame, main_loss: str, paper: Mapping = SE
     ]
     rows.append({"evaluation": "cross_validation", "fold": "all", "mask": "opened", **segmentation_row(opened)})
     rows.append({"evaluation": "cross_validation", "fold": "all", "mask": "raw", **segmentation_row(raw)})
+    for row in rows:
+        row["loss"] = main_loss
+    otsu = counts[(counts["loss"] == THRESHOLD_BASELINE) & (counts["fold"] != HOLDOUT_FOLD)]
+    if len(otsu):
+        otsu_row = {"evaluation": BASELINE, "fold": "all", "mask": THRESHOLD_BASELINE, **segmentation_row(otsu)}
+        rows.append({**otsu_row, "loss": THRESHOLD_BASELINE})
     table = pd.DataFrame(rows)
-    table.insert(2, "loss", main_loss)
-    beside = table["evaluation"] == HOLDOUT if len(holdout) else pd.Series(True, index=table.index)
+    table.insert(2, "loss", table.pop("loss"))
+    beside = table["evaluation"] == HOLDOUT if len(holdout) else table["evaluation"] != BASELINE
     for name in SEGMENTATION_METRICS:
         if name in paper:
             table[f"paper_{name}"] = np.where(beside, paper[name], np.nan)

@@ -94,6 +94,28 @@ def test_holdout_row_leads_and_alone_carries_the_paper():
     assert holdout["paper_dice"] == pytest.approx(0.348) and table["paper_dice"].iloc[1:].isna().all()
 
 
+def test_threshold_baseline_row_comes_last_pooled_over_its_own_counts():
+    first, second, otsu = random_masks(0), random_masks(1), random_masks(2)
+    counts = pd.concat(
+        [
+            counts_frame(*first, fold=1),
+            counts_frame(*first, fold=1, mask="raw"),
+            counts_frame(*second, fold=0),  # hold-out
+            counts_frame(*otsu, loss="otsu", fold=1, mask="otsu"),
+        ]
+    )
+    table = segmentation_table(counts, "dice")
+    assert table[["evaluation", "loss", "fold", "mask"]].values.tolist()[-1] == ["baseline", "otsu", "all", "otsu"]
+    assert table["loss"].tolist()[:-1] == ["dice"] * (len(table) - 1)
+    baseline = table.iloc[-1]
+    assert [baseline[k] for k in ("tp", "fp", "fn", "tn")] == pixel_counts(*otsu).sum(axis=0).tolist()
+    assert baseline["dice"] == pytest.approx(f1_score(otsu[1].ravel(), otsu[0].ravel()))
+    assert np.isnan(baseline["paper_dice"])  # the paper's values sit beside the hold-out only
+    # without a hold-out they sit beside every U-Net row, still not beside the baseline
+    table = segmentation_table(counts[counts["fold"] != 0], "dice")
+    assert table["paper_dice"].iloc[:-1].eq(0.348).all() and np.isnan(table["paper_dice"].iloc[-1])
+
+
 def test_segmentation_table_per_fold_and_pooled():
     first, second = random_masks(0), random_masks(1)
     counts = pd.concat(

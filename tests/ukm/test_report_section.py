@@ -21,6 +21,7 @@ def write_inputs(tmp_path) -> dict[str, str]:
             counts_frame(predicted, truth, "dice", mask="raw"),
             counts_frame(predicted[:6], truth[:6], "dice", fold=0, mask="opened"),  # the 70/30 hold-out
             counts_frame(np.zeros_like(truth), truth, "cross_entropy", mask="raw"),
+            counts_frame(np.ones_like(truth), truth, "otsu", mask="otsu"),  # the threshold baseline
         ]
     )
     history = tmp_path / "history.csv"
@@ -76,6 +77,8 @@ def test_section_shows_tables_comparison_and_figures(tmp_path):
     segmentation = body[body.index("id='ukm-segmentation'") : body.index("id='ukm-loss-comparison'")]
     assert segmentation.index("70/30 hold-out (paper)") < segmentation.index("cross-validation (ours)")
     assert segmentation.index("paper 34.80") < segmentation.index("cross-validation (ours)")
+    assert segmentation.index("cross-validation (ours)") < segmentation.index("baseline, no training (ours)")
+    assert "global Otsu threshold of the grey image" in segmentation
     assert body.count("paper about 90") == 2  # beside each classifier's accuracy
     assert "collapsed to background, as the paper reports" in body
     assert "class weights neutrophil 1.04, promyelocyte 2.64, lymphoblast 0.60" in body

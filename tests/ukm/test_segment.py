@@ -108,3 +108,21 @@ def test_segmentation_imports_neither_lightning_nor_monai():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_otsu_baseline_is_the_dark_side_of_scikit_images_threshold_per_image():
+    import torch
+    from skimage.color import rgb2gray
+    from skimage.filters import threshold_otsu
+
+    from leukoflow.ukm.segment import otsu_masks
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(120, 230, (3, 3, 40, 40), dtype=np.uint8)
+    rgb[:, :, 10:20, 10:20] = rng.integers(20, 80, (3, 3, 10, 10), dtype=np.uint8)  # a dark "nucleus"
+    rgb[1] //= 2  # a darker image: one threshold per image, not one for the stack
+    masks = otsu_masks(torch.from_numpy(rgb))
+    for image, mask in zip(rgb, masks):
+        grey = rgb2gray(image.transpose(1, 2, 0))
+        assert (mask != (grey <= threshold_otsu(grey))).mean() < 0.002  # float32 against float64
+    assert masks[:, 10:20, 10:20].mean() > 0.97 and masks.mean() < 0.07  # the nuclei, each image its own threshold

@@ -22,7 +22,7 @@ def threshold_baselines(images_path) -> dict[str, float]:
     data = torch.load(images_path, weights_only=True)
     truth = data["masks"].numpy().astype(bool)
     grey = (data["rgb"].permute(0, 2, 3, 1).numpy().astype(np.float64) @ [0.2125, 0.7154, 0.0721]).astype(np.float32)
-    otsu = np.stack([image < threshold_otsu(image) for image in grey])  # nuclei are the dark class
+    otsu = np.stack([image <= threshold_otsu(image) for image in grey])  # nuclei: the dark side
 
     def dice(predicted):
         tp = (predicted & truth).sum()
@@ -45,6 +45,7 @@ def test_ukm_stage_end_to_end(workdir):
         ["2", "opened"],
         ["all", "opened"],
         ["all", "raw"],
+        ["all", "otsu"],
     ]
     assert (segmentation["data"] == "synthetic").all()
     index = pd.read_csv(results / "ukm" / "preprocessed" / "index.tsv", sep="\t")
@@ -63,10 +64,14 @@ def test_ukm_stage_end_to_end(workdir):
     # scores perfectly on them means the difficulty is not there.
     baselines = threshold_baselines(results / "ukm" / "preprocessed" / "images.pt")
     unet = segmentation.loc[3, "dice"]
+    print(f"\nUKM tiny run: U-Net Dice {unet:.3f}, baselines {baselines}")
     assert unet >= baselines["otsu"] + 0.2, (unet, baselines)
     assert baselines["otsu"] <= 0.8, baselines
     assert unet > baselines["all_foreground"] + 0.3, (unet, baselines)
     assert unet <= 0.98, unet
+    # the table's own baseline row (ukm_segment's Otsu) agrees with the one computed here
+    assert segmentation.loc[5, "dice"] == pytest.approx(baselines["otsu"], abs=0.005)
+    assert segmentation.loc[5, "n_images"] == segmentation.loc[3, "n_images"]
 
     comparison = pd.read_csv(tables / "ukm_loss_comparison.tsv", sep="\t")
     assert comparison["loss"].tolist() == ["dice", "cross_entropy"] and (comparison["fold"] == 1).all()
