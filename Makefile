@@ -28,8 +28,8 @@ run: install
 # (root, apt-get) before pytest starts, and prints the skip variables of what cannot be had here.
 test: install
 	@skips="$$(tests/system-packages.sh)" && \
-	echo "$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15 $(PYTEST_ARGS)$${skips:+  (with $$skips)}" && \
-	env $$skips $(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	echo "$(BIN)/python -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)$${skips:+  (with $$skips)}" && \
+	env $$skips $(BIN)/python -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
 
 PY_SOURCES := leukoflow workflow/scripts tests benchmarks
 

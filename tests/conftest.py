@@ -16,10 +16,7 @@ def workdir(tmp_path: Path) -> Path:
 
 def pytest_collection_modifyitems(items):
     """A test reading the tiny workflow run (fixture `tiny_run`, minutes to build) is slow whether or
-    not it says so, so `-m "not slow"` never starts the run. Under pytest-xdist's `--dist
-    loadgroup` (`make test`) those tests also share one worker: the run is built once, and the
-    other workers go on with other tests instead of waiting on the run's lock for minutes."""
+    not it says so, so `-m "not slow"` never starts the run."""
     for item in items:
         if "tiny_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
-            item.add_marker(pytest.mark.xdist_group("tiny_run"))
