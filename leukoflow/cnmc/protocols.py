@@ -98,12 +98,13 @@ def protocol_table(runs: Mapping[str, tuple[pd.DataFrame, Mapping]], n_boot: int
 
 def inflation(table: pd.DataFrame, model: str = "ensemble") -> dict[str, float]:
     """The cell split's held-out score minus its score on new subjects, per metric (NaN if absent)."""
+    # Held-out cells exist only beside a labelled preliminary test set (subsets.assign_roles).
     rows = table[(table["protocol"] == "cell") & (table["model"] == model)].set_index("scored_on")
-    new = next((key for key in ("prelim_test", "held_out_subjects") if key in rows.index), None)
-    if "held_out_cells" not in rows.index or new is None:
+    if not {"held_out_cells", "prelim_test"} <= set(rows.index):
         return {"weighted_f1": float("nan"), "auc": float("nan")}
     return {
-        metric: float(rows.loc["held_out_cells", metric] - rows.loc[new, metric]) for metric in ("weighted_f1", "auc")
+        metric: float(rows.loc["held_out_cells", metric] - rows.loc["prelim_test", metric])
+        for metric in ("weighted_f1", "auc")
     }
 
 

@@ -13,6 +13,7 @@ cnmc_protocols (one method under the split by subject and the split by cell).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -157,7 +158,7 @@ def protocols_block(table: pd.DataFrame, tag: str) -> str:
         "(95% CIs from a bootstrap over subjects; every model's rows in cnmc_protocols.tsv).",
     )
     gap = inflation(table)
-    if gap["weighted_f1"] == gap["weighted_f1"]:  # not NaN: the cell split was scored on both sets
+    if not math.isnan(gap["weighted_f1"]):  # the cell split was scored on both sets
         html += paragraph(
             f"The split by cell scores its held-out cells {100 * gap['weighted_f1']:+.1f} points of weighted F1 and "
             f"{100 * gap['auc']:+.1f} of AUC above what the same models score on subjects they never saw: the "

@@ -62,19 +62,21 @@ def assign_roles(
     roles = pd.Series("", index=index.index, dtype=object)
     is_prelim = (index["split"] == PRELIM_SPLIT).to_numpy()
     training = ~is_prelim
+
+    def hold_out(role: str) -> None:
+        """Move `test_fraction` of the training rows (by group) to `role`."""
+        _, held = split_rows(groups[training], labels[training], test_fraction, seed, "cnmc.split.test_fraction")
+        rows = np.flatnonzero(training)[held]
+        roles.iloc[rows] = role
+        training[rows] = False
+
     if is_prelim.any():
         roles[is_prelim] = "test"
         evaluation = "prelim_test"
         if protocol == "cell":
-            _, held = split_rows(groups[training], labels[training], test_fraction, seed, "cnmc.split.test_fraction")
-            rows = np.flatnonzero(training)
-            roles.iloc[rows[held]] = HELD_OUT
-            training[rows[held]] = False
+            hold_out(HELD_OUT)
     else:
-        _, test = split_rows(groups[training], labels[training], test_fraction, seed, "cnmc.split.test_fraction")
-        rows = np.flatnonzero(training)
-        roles.iloc[rows[test]] = "test"
-        training[rows[test]] = False
+        hold_out("test")
         evaluation = "held_out_subjects" if protocol == "subject" else "held_out_cells"
     rows = np.flatnonzero(training)
     train, val = split_rows(groups[training], labels[training], val_fraction, seed + 1, "cnmc.split.val_fraction")

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 COMPONENT_COLUMNS = ("image", "component", "area", "x", "y", "largest")
 THRESHOLD_BASELINE = "otsu"
 """`loss` (and `mask`) of the baseline's pixel counts."""
-LUMINANCE = (0.2125, 0.7154, 0.0721)  # scikit-image's rgb2gray weights, as the U-Net's grey input
+LUMINANCE = (0.2125, 0.7154, 0.0721)  # scikit-image's rgb2gray, the grey the U-Net's input starts from
 
 
 def otsu_masks(rgb: torch.Tensor) -> np.ndarray:

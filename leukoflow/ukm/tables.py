@@ -89,14 +89,11 @@ def segmentation_table(counts: pd.DataFrame, main_loss: str, paper: Mapping = SE
     ]
     rows.append({"evaluation": "cross_validation", "fold": "all", "mask": "opened", **segmentation_row(opened)})
     rows.append({"evaluation": "cross_validation", "fold": "all", "mask": "raw", **segmentation_row(raw)})
-    for row in rows:
-        row["loss"] = main_loss
     otsu = counts[(counts["loss"] == THRESHOLD_BASELINE) & (counts["fold"] != HOLDOUT_FOLD)]
     if len(otsu):
-        otsu_row = {"evaluation": BASELINE, "fold": "all", "mask": THRESHOLD_BASELINE, **segmentation_row(otsu)}
-        rows.append({**otsu_row, "loss": THRESHOLD_BASELINE})
+        rows.append({"evaluation": BASELINE, "fold": "all", "mask": THRESHOLD_BASELINE, **segmentation_row(otsu)})
     table = pd.DataFrame(rows)
-    table.insert(2, "loss", table.pop("loss"))
+    table.insert(2, "loss", np.where(table["evaluation"] == BASELINE, THRESHOLD_BASELINE, main_loss))
     beside = table["evaluation"] == HOLDOUT if len(holdout) else table["evaluation"] != BASELINE
     for name in SEGMENTATION_METRICS:
         if name in paper:
